@@ -1,0 +1,58 @@
+"""Settings, read once in the entry point (prefix ``VIGIL_``) and passed down.
+
+>>> s = Settings(kafka_bootstrap="k:9092")
+>>> s.events_topic, s.dlq_topic, s.consumer_group
+('wallet.events', 'wallet.events.dlq', 'vigil')
+>>> s.sqlalchemy_url
+'sqlite:///./data/vigil.db'
+>>> Settings(database_url="postgresql://u@h/db").sqlalchemy_url
+'postgresql+psycopg://u@h/db'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VIGIL_", extra="ignore")
+
+    # Kafka
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    events_topic: str = "wallet.events"
+    dlq_topic: str = "wallet.events.dlq"
+    labels_topic: str = "wallet.labels"
+    consumer_group: str = "vigil"
+    client_id: str = "vigil"
+    max_event_bytes: int = Field(64 * 1024, gt=0)
+    batch_max_records: int = Field(1000, gt=0)
+    poll_timeout_ms: int = Field(200, gt=0)
+    topic_partitions: int = Field(4, gt=0, description="partitions when Vigil creates topics")
+
+    # Store
+    database_url: str = "sqlite:///./data/vigil.db"
+
+    # Detection
+    rules_dir: Path = Path("rules")
+    anomaly_warmup: int = Field(500, ge=0, description="events per model before it may flag")
+    anomaly_quantile: float = Field(0.995, gt=0, lt=1)
+    max_future_skew_s: float = Field(300.0, ge=0)
+
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    readyz_max_lag: int = Field(100_000, ge=0, description="lag above which /readyz says not ready")
+
+    log_level: str = "INFO"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """``database_url`` with the driver SQLAlchemy should use (psycopg 3 for PostgreSQL)."""
+        url = self.database_url
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url

@@ -1,0 +1,124 @@
+"""What the pipeline decides about one event: severity, score and the reasons why.
+
+A :class:`Decision` is the shared model between the pipeline (which makes it),
+the store (which keeps the alerts) and the API (which shows them).
+
+>>> r = Reason(code="rule:brute_force", text="6 failed logins in 10 min",
+...            rule_id="brute_force", values={"failed_logins_10m": 6})
+>>> d = decide(event_id="e1", account_id="a1", event_type="login", event_ts=0.0,
+...            rule_hits=[("medium", 0.6, r)], anomaly=None)
+>>> d.severity, d.score, d.rule_ids, d.is_alert
+('medium', 0.6, ['brute_force'], True)
+>>> decide(event_id="e2", account_id="a1", event_type="login", event_ts=0.0,
+...        rule_hits=[], anomaly=None).is_alert
+False
+>>> alert_id_for("e1") == alert_id_for("e1") != alert_id_for("e2")
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import msgspec
+
+Severity = Literal["none", "low", "medium", "high", "critical"]
+SEVERITIES: tuple[Severity, ...] = ("none", "low", "medium", "high", "critical")
+SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+class Reason(msgspec.Struct, frozen=True):
+    """One reason an event was flagged, in words a support agent reads, with the
+    values that made it fire."""
+
+    code: str
+    text: str
+    rule_id: str | None = None
+    values: dict[str, Any] = {}
+
+
+class AnomalyResult(msgspec.Struct, frozen=True):
+    """The anomaly model's view of one event: its score, whether it exceeded the
+    adaptive threshold, and the features that stood out most."""
+
+    score: float
+    threshold: float
+    flagged: bool
+    reason: Reason | None = None
+
+
+class Decision(msgspec.Struct, frozen=True, kw_only=True):
+    event_id: str
+    account_id: str
+    event_type: str
+    event_ts: float  # event time, epoch seconds
+    severity: Severity
+    score: float  # 0..1, combined
+    anomaly_score: float | None
+    rule_ids: list[str]
+    reasons: list[Reason]
+
+    @property
+    def is_alert(self) -> bool:
+        return self.severity != "none"
+
+    @property
+    def alert_id(self) -> str:
+        return alert_id_for(self.event_id)
+
+
+def alert_id_for(event_id: str) -> str:
+    """Stable alert id for an event: replaying the same event gives the same id,
+    so the store and any receiver can dedupe on it."""
+    return "al_" + hashlib.blake2b(event_id.encode(), digest_size=10).hexdigest()
+
+
+_NONE_RANK = 0
+
+
+def decide(
+    *,
+    event_id: str,
+    account_id: str,
+    event_type: str,
+    event_ts: float,
+    rule_hits: Sequence[tuple[Severity, float, Reason]],
+    anomaly: AnomalyResult | None,
+) -> Decision:
+    """Combine rule hits and the anomaly result into one decision.
+
+    Severity is the highest of the rule severities; an anomaly above threshold alone
+    raises a ``low`` alert (a model outlier is a reason to look, not to restrict).
+    The score is the highest rule score, or the anomaly score if higher.
+    """
+    rank = _NONE_RANK
+    score = 0.0
+    reasons: list[Reason] = []
+    rule_ids: list[str] = []
+    for severity, rule_score, reason in rule_hits:
+        rank = max(rank, SEVERITY_RANK[severity])
+        score = max(score, rule_score)
+        reasons.append(reason)
+        if reason.rule_id:
+            rule_ids.append(reason.rule_id)
+    anomaly_score = None
+    if anomaly is not None:
+        anomaly_score = anomaly.score
+        if anomaly.flagged:
+            rank = max(rank, SEVERITY_RANK["low"])
+            score = max(score, anomaly.score)
+            if anomaly.reason is not None:
+                reasons.append(anomaly.reason)
+    return Decision(
+        event_id=event_id,
+        account_id=account_id,
+        event_type=event_type,
+        event_ts=event_ts,
+        severity=SEVERITIES[rank],
+        score=round(score, 4),
+        anomaly_score=anomaly_score,
+        rule_ids=rule_ids,
+        reasons=reasons,
+    )
