@@ -1,0 +1,81 @@
+"""Prometheus metrics, on a registry owned by the service instance (not the global one).
+
+Labels stay bounded: event type, reason, severity, rule id, topic, partition — never
+account ids.
+
+>>> m = Metrics()
+>>> m.events_consumed.labels(type="login").inc()
+>>> b"vigil_events_consumed_total" in m.exposition()
+True
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_FAST = (0.00001, 0.00003, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+_SLOW = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.events_consumed = Counter(
+            "vigil_events_consumed", "Valid events consumed, by type", ["type"], registry=r
+        )
+        self.events_invalid = Counter(
+            "vigil_events_invalid",
+            "Messages sent to the dead-letter topic, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.processing_seconds = Histogram(
+            "vigil_event_processing_seconds",
+            "Pipeline time per event (features, models, rules, decision)",
+            buckets=_FAST,
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "vigil_batch_seconds",
+            "Time per consumed batch, from poll to commit",
+            buckets=_SLOW,
+            registry=r,
+        )
+        self.decision_latency_seconds = Histogram(
+            "vigil_decision_latency_seconds",
+            "From the event's append to the broker to its decision committed",
+            buckets=_SLOW,
+            registry=r,
+        )
+        self.store_seconds = Histogram(
+            "vigil_store_write_seconds",
+            "Time to write one batch of alerts",
+            buckets=_SLOW,
+            registry=r,
+        )
+        self.store_errors = Counter(
+            "vigil_store_errors", "Failed store writes (retried)", registry=r
+        )
+        self.alerts = Counter(
+            "vigil_alerts",
+            "Alerts stored, by severity and rule ('model' for the anomaly model alone)",
+            ["severity", "rule"],
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "vigil_consumer_lag",
+            "Messages behind the end of the partition",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.partitions_assigned = Gauge(
+            "vigil_partitions_assigned", "Partitions this process owns", registry=r
+        )
+        self.commits = Counter("vigil_commits", "Offset commits", ["outcome"], registry=r)
+        self.rebalances = Counter(
+            "vigil_rebalances", "Partition assignments and revocations", ["kind"], registry=r
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

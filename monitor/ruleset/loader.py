@@ -1,0 +1,154 @@
+"""Load a rule pack (``rules/*.yaml``): parse, validate against the schema and the
+feature table, compile. Any problem is reported as ``file:line: message`` and the
+whole pack is refused, so a running service keeps its previous rules.
+
+>>> import tempfile, pathlib
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (d / "a.yaml").write_text('''
+... rules:
+...   - id: brute_force
+...     description: many failed logins
+...     applies_to: [login]
+...     when: failed_logins_10m >= 5
+...     severity: medium
+...     score: 0.6
+...     reason: "{failed_logins_10m} failed logins in 10 min"
+... ''')
+>>> pack = load_rules(d)
+>>> [r.id for r in pack.rules], len(pack.version)
+(['brute_force'], 12)
+>>> _ = (d / "b.yaml").write_text("rules:\\n  - id: x\\n    applies_to: [login]\\n"
+...                                "    when: failed_login_10m > 5\\n    severity: high\\n")
+>>> try:
+...     load_rules(d)
+... except RuleLoadError as e:
+...     print(e.problems[0].replace(str(d), "DIR"))
+DIR/b.yaml:4: rule 'x': when: unknown name 'failed_login_10m' (did you mean 'failed_logins_10m'?)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import yaml
+
+from monitor.features.table import FEATURES
+from monitor.ruleset.compiler import compile_expression
+from monitor.ruleset.exceptions import ExpressionError, RuleLoadError
+from monitor.ruleset.rules import Rule, RulePack, RuleSpec
+
+_LINE = "__line__"
+_LINES = "__lines__"
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that records the line of every mapping and of each of its values."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        mapping = super().construct_mapping(node, deep=deep)
+        mapping[_LINE] = node.start_mark.line + 1
+        mapping[_LINES] = {
+            k.value: v.start_mark.line + 1 for k, v in node.value if isinstance(k, yaml.ScalarNode)
+        }
+        return mapping
+
+
+def load_rules(directory: Path | str) -> RulePack:
+    """Load every ``*.yaml`` rule file under ``directory`` (not ``playbooks.yaml``)."""
+    directory = Path(directory)
+    files = sorted(p for p in directory.glob("*.yaml") if p.name != "playbooks.yaml")
+    problems: list[str] = []
+    rules: list[Rule] = []
+    digest = hashlib.sha256()
+    seen: dict[str, str] = {}
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        digest.update(path.name.encode() + b"\0" + text.encode() + b"\0")
+        for rule in _load_file(path, text, problems):
+            where = f"{path}:{rule.line}"
+            if rule.id in seen:
+                problems.append(
+                    f"{where}: duplicate rule id '{rule.id}' (first at {seen[rule.id]})"
+                )
+                continue
+            seen[rule.id] = where
+            rules.append(rule)
+    if problems:
+        raise RuleLoadError(problems)
+    return RulePack(rules=tuple(rules), version=digest.hexdigest()[:12], source=str(directory))
+
+
+def _load_file(path: Path, text: str, problems: list[str]) -> list[Rule]:
+    try:
+        doc = yaml.load(text, Loader=_LineLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        problems.append(f"{path}:{line}: invalid YAML: {getattr(exc, 'problem', exc)}")
+        return []
+    if doc is None:
+        return []
+    if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
+        problems.append(f"{path}:1: expected a mapping with a 'rules' list")
+        return []
+    rules = []
+    for item in doc["rules"]:
+        if not isinstance(item, dict):
+            problems.append(f"{path}:{doc[_LINES].get('rules', 1)}: each rule must be a mapping")
+            continue
+        rule = _build(path, item, problems)
+        if rule is not None:
+            rules.append(rule)
+    return rules
+
+
+def _build(path: Path, item: dict[str, Any], problems: list[str]) -> Rule | None:
+    line: int = item.pop(_LINE)
+    lines: dict[str, int] = item.pop(_LINES)
+    rule_id = item.get("id", "?")
+    try:
+        spec = msgspec.convert(item, RuleSpec)
+    except msgspec.ValidationError as exc:
+        key = _key_of(str(exc))
+        problems.append(f"{path}:{lines.get(key, line)}: rule '{rule_id}': {exc}")
+        return None
+    try:
+        expr = compile_expression(spec.when, event_types=spec.applies_to)
+    except ExpressionError as exc:
+        problems.append(f"{path}:{lines['when'] + exc.line_offset}: rule '{spec.id}': when: {exc}")
+        return None
+    template_problem = _check_template(spec.reason, spec.applies_to)
+    if template_problem:
+        problems.append(f"{path}:{lines.get('reason', line)}: rule '{spec.id}': {template_problem}")
+        return None
+    return Rule(spec=spec, expr=expr, file=str(path), line=line)
+
+
+def _key_of(message: str) -> str:
+    """``... - at `$.severity``` -> ``severity``; missing-field messages name the field."""
+    if "`$." in message:
+        return message.split("`$.", 1)[1].split("`", 1)[0].split("[", 1)[0]
+    if "field `" in message:
+        return message.split("field `", 1)[1].split("`", 1)[0]
+    return ""
+
+
+def _check_template(template: str | None, event_types: frozenset[str]) -> str | None:
+    """Reason templates may only name features (no attribute or index access)."""
+    if not template:
+        return None
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        return f"reason: {exc}"
+    for name in fields:
+        spec = FEATURES.get(name)
+        if spec is None:
+            return f"reason: '{{{name}}}' is not a feature name"
+        if event_types - spec.event_types:
+            return f"reason: '{{{name}}}' is not available for all of {sorted(event_types)}"
+    return None

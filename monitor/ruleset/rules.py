@@ -1,0 +1,97 @@
+"""Rule schema (what a YAML rule may say) and the compiled pack the pipeline runs.
+
+>>> from monitor.ruleset.compiler import compile_expression
+>>> spec = RuleSpec(id="r", applies_to=frozenset({"login"}), when="failed_logins_10m >= 3",
+...                 severity="high", score=0.8, reason="{failed_logins_10m} failures")
+>>> rule = Rule(spec, compile_expression(spec.when, event_types=spec.applies_to), "f.yaml", 1)
+>>> pack = RulePack(rules=(rule,), version="v1", source="-")
+>>> [(h.rule.id, h.reason.text, h.reason.values) for h in pack.evaluate(
+...     {"type": "login", "failed_logins_10m": 4})]
+[('r', '4 failures', {'failed_logins_10m': 4})]
+>>> pack.evaluate({"type": "payment", "failed_logins_10m": 4})
+[]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import msgspec
+
+from monitor.decision import Reason, Severity
+from monitor.ruleset.compiler import CompiledExpression
+
+EventTypeName = Literal["login", "payment", "topup", "security"]
+
+
+class RuleSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    id: str
+    applies_to: frozenset[EventTypeName]
+    when: str
+    severity: Severity
+    score: float = 0.5
+    description: str = ""
+    reason: str | None = None  # template over feature names, e.g. "{amount} to a new payee"
+    mode: Literal["active", "shadow", "disabled"] = "active"
+    actions: tuple[str, ...] = ()
+    queue: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.score <= 1.0:
+            raise ValueError("score must be between 0 and 1")
+        if not self.applies_to:
+            raise ValueError("applies_to must name at least one event type")
+
+
+@dataclass(frozen=True)
+class Rule:
+    spec: RuleSpec
+    expr: CompiledExpression
+    file: str
+    line: int
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    def explain(self, features: Mapping[str, Any]) -> Reason:
+        values = {name: features[name] for name in self.expr.names}
+        template = self.spec.reason
+        text = template.format_map(features) if template else (self.spec.description or self.id)
+        return Reason(code=f"rule:{self.id}", text=text, rule_id=self.id, values=values)
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    rule: Rule
+    reason: Reason
+
+
+@dataclass(frozen=True)
+class RulePack:
+    """An immutable, compiled rule pack. Swapping packs is one reference assignment."""
+
+    rules: tuple[Rule, ...]
+    version: str  # content hash of the files
+    source: str
+    _by_type: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_type: dict[str, list[Rule]] = {}
+        for rule in self.rules:
+            if rule.spec.mode == "disabled":
+                continue
+            for event_type in rule.spec.applies_to:
+                by_type.setdefault(event_type, []).append(rule)
+        object.__setattr__(self, "_by_type", {k: tuple(v) for k, v in by_type.items()})
+
+    def evaluate(self, features: Mapping[str, Any]) -> list[RuleHit]:
+        """Hits of active and shadow rules for one event's features (callers keep
+        shadow hits apart: they are recorded, never acted on)."""
+        hits = []
+        for rule in self._by_type.get(features["type"], ()):
+            if rule.expr.evaluate(features):
+                hits.append(RuleHit(rule, rule.explain(features)))
+        return hits

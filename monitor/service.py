@@ -1,0 +1,117 @@
+"""Wire the service together from one :class:`Settings`: store, rules, metrics, the
+stream runner and the API, run until a stop event is set.
+
+This is the only place that knows every part; the parts only know what they are given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import uvicorn
+from aiokafka.client import AIOKafkaClient
+
+from api.app import create_app
+from monitor.config import Settings
+from monitor.metrics import Metrics
+from monitor.ruleset import RulePack, load_rules
+from monitor.store import AlertStore
+from monitor.stream.runner import StreamRunner
+
+log = logging.getLogger("vigil")
+
+Check = Callable[[], Awaitable[str | None]]
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the entry point owns SIGINT/SIGTERM."""
+
+    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
+        return contextlib.nullcontext()
+
+
+def stream_checks(runner: StreamRunner, client: AIOKafkaClient, max_lag: int) -> dict[str, Check]:
+    """Readiness checks for ``/readyz`` that ask the real broker and the runner."""
+
+    async def broker() -> str | None:
+        await client.fetch_all_metadata()  # a real metadata round trip to the cluster
+        return None
+
+    async def partitions() -> str | None:
+        if not runner.status.started:
+            return "consumer not started"
+        if not runner.status.assigned:
+            return "no partitions assigned"
+        return None
+
+    async def store_writes() -> str | None:
+        return (
+            None
+            if runner.status.store_ok
+            else f"store writes failing: {runner.status.last_store_error}"
+        )
+
+    async def lag() -> str | None:
+        total = runner.status.total_lag
+        return None if total <= max_lag else f"consumer lag {total} > {max_lag}"
+
+    return {"broker": broker, "partitions": partitions, "store_writes": store_writes, "lag": lag}
+
+
+async def serve(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    rules: RulePack | None = None,
+    store: AlertStore | None = None,
+    with_api: bool = True,
+) -> None:
+    """Run the monitor (and the API unless ``with_api`` is false) until ``stop`` is set.
+
+    ``store`` and ``rules`` default to the ones ``settings`` name; a given store stays
+    open (its owner closes it)."""
+    owns_store = store is None
+    store = store or AlertStore(settings.sqlalchemy_url)
+    store.create_schema()
+    rules = rules or load_rules(settings.rules_dir)
+    log.info("rule pack %s: %d rules from %s", rules.version, len(rules.rules), rules.source)
+    metrics = Metrics()
+    runner = StreamRunner(settings, store, rules, metrics)
+    client = AIOKafkaClient(bootstrap_servers=settings.kafka_bootstrap, client_id="vigil-health")
+    await client.bootstrap()
+    tasks = [asyncio.create_task(runner.run(stop), name="stream")]
+    server = None
+    if with_api:
+        app = create_app(
+            settings,
+            store,
+            registry=metrics.registry,
+            checks=stream_checks(runner, client, settings.readyz_max_lag),
+        )
+        server = _Server(
+            uvicorn.Config(
+                app,
+                host=settings.api_host,
+                port=settings.api_port,
+                log_level="warning",
+                lifespan="on",
+            )
+        )
+        tasks.append(asyncio.create_task(server.serve(), name="api"))
+    try:
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        stop.set()
+        if server is not None:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await client.close()
+        if owns_store:
+            store.close()

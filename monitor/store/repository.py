@@ -1,0 +1,242 @@
+"""The alert store: writes alerts from the stream, reads them for the API.
+
+Synchronous by design; the stream calls it through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from monitor.decision import SEVERITY_RANK, Decision, Reason
+from monitor.store.engine import make_engine
+from monitor.store.exceptions import StoreError, StoreUnavailable
+from monitor.store.records import AlertRecord
+from monitor.store.schema import alert_rules, alerts, metadata
+
+_DIALECT_INSERT: dict[str, Callable[..., Any]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
+# SQLite reports these as OperationalError too, but they mean "wrong schema", not "down".
+_SQLITE_SCHEMA_ERRORS = ("no such table", "no such column")
+
+
+@contextmanager
+def _translate(action: str) -> Iterator[None]:
+    """Turn driver and SQLAlchemy errors into :class:`StoreError` / :class:`StoreUnavailable`."""
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        detail = str(exc.orig or exc).strip()
+        if any(s in detail for s in _SQLITE_SCHEMA_ERRORS):
+            raise StoreError(f"{action}: {detail} (was create_schema() run?)") from exc
+        if exc.connection_invalidated or isinstance(
+            exc, sa.exc.OperationalError | sa.exc.InterfaceError
+        ):
+            raise StoreUnavailable(f"{action}: database unavailable: {detail}") from exc
+        raise StoreError(f"{action}: {detail}") from exc
+    except sa.exc.DisconnectionError as exc:
+        raise StoreUnavailable(f"{action}: database unavailable: {exc}") from exc
+    except sa.exc.SQLAlchemyError as exc:
+        raise StoreError(f"{action}: {exc}") from exc
+    except OSError as exc:  # e.g. SQLite's directory cannot be created
+        raise StoreUnavailable(f"{action}: database unavailable: {exc}") from exc
+
+
+def _rank(severity: str, name: str) -> int:
+    try:
+        return SEVERITY_RANK[severity]
+    except KeyError:
+        known = list(SEVERITY_RANK)
+        raise ValueError(f"unknown {name} {severity!r}; expected one of {known}") from None
+
+
+class AlertStore:
+    """Alerts in SQLite or PostgreSQL, written idempotently by ``event_id``."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self._engine = make_engine(url, echo=echo)
+        insert = _DIALECT_INSERT[self._engine.dialect.name]
+        self._insert_alerts = insert(alerts).on_conflict_do_nothing().returning(alerts.c.alert_id)
+        self._insert_rules = insert(alert_rules).on_conflict_do_nothing()
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self._engine
+
+    def create_schema(self) -> None:
+        """Create missing tables and indexes (idempotent).
+
+        Stop-gap until Alembic migrations arrive: ``create_all`` never alters a table
+        that already exists.
+        """
+        with _translate("create schema"):
+            metadata.create_all(self._engine)
+
+    def save_decisions(
+        self,
+        decisions: Sequence[Decision],
+        *,
+        positions: Sequence[tuple[int, int]] | None = None,
+    ) -> int:
+        """Store an alert for every decision that is one, in one transaction.
+
+        ``positions[i]`` is the Kafka ``(partition, offset)`` of ``decisions[i]``.
+        Replays are harmless: an ``event_id`` already stored is skipped. Returns how
+        many alerts were newly stored.
+        """
+        if positions is not None and len(positions) != len(decisions):
+            raise ValueError(
+                f"positions has {len(positions)} entries for {len(decisions)} decisions"
+            )
+        rows, rules = self._rows(decisions, positions)
+        if not rows:
+            return 0
+        with _translate("save decisions"), self._engine.begin() as conn:
+            inserted = set(conn.execute(self._insert_alerts, rows).scalars())
+            # Only for alerts new in this call: a replay must not change a stored alert.
+            new_rules = [r for r in rules if r["alert_id"] in inserted]
+            if new_rules:
+                conn.execute(self._insert_rules, new_rules)
+        return len(inserted)
+
+    @staticmethod
+    def _rows(
+        decisions: Sequence[Decision], positions: Sequence[tuple[int, int]] | None
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        detected_at = datetime.now(UTC)
+        rows: dict[str, dict[str, Any]] = {}
+        rules: list[dict[str, Any]] = []
+        for i, d in enumerate(decisions):
+            if not d.is_alert or d.event_id in rows:
+                continue
+            alert_id = d.alert_id
+            event_time = datetime.fromtimestamp(d.event_ts, UTC)
+            partition, offset = positions[i] if positions is not None else (None, None)
+            rows[d.event_id] = {
+                "alert_id": alert_id,
+                "event_id": d.event_id,
+                "account_id": d.account_id,
+                "event_type": d.event_type,
+                "event_time": event_time,
+                "detected_at": detected_at,
+                "score": d.score,
+                "anomaly_score": d.anomaly_score,
+                "severity": d.severity,
+                "severity_rank": SEVERITY_RANK[d.severity],
+                "rule_ids": list(d.rule_ids),
+                "reasons": msgspec.to_builtins(d.reasons),
+                "kafka_partition": partition,
+                "kafka_offset": offset,
+            }
+            rules.extend(
+                {"alert_id": alert_id, "rule_id": r, "event_time": event_time}
+                for r in dict.fromkeys(d.rule_ids)
+            )
+        return list(rows.values()), rules
+
+    def list_alerts(
+        self,
+        *,
+        account_id: str | None = None,
+        severity: str | None = None,
+        min_severity: str | None = None,
+        rule_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[AlertRecord], int]:
+        """One page of alerts, newest event time first, and how many match in total.
+
+        ``since`` is inclusive, ``until`` exclusive (on event time; naive datetimes are
+        taken as UTC). ``rule_id`` matches alerts that rule contributed to.
+        Raises ``ValueError`` for an unknown severity or a negative limit/offset.
+        """
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must be >= 0")
+        where: list[sa.ColumnElement[bool]] = []
+        if account_id is not None:
+            where.append(alerts.c.account_id == account_id)
+        if severity is not None:
+            _rank(severity, "severity")
+            where.append(alerts.c.severity == severity)
+        if min_severity is not None:
+            where.append(alerts.c.severity_rank >= _rank(min_severity, "min_severity"))
+        # With a rule filter, alert_rules drives the query: its (rule_id, event_time)
+        # index yields that rule's alerts already in page order.
+        by_rule = rule_id is not None
+        src: sa.FromClause = alert_rules if by_rule else alerts
+        time_col, id_col = src.c.event_time, src.c.alert_id
+        where_src: list[sa.ColumnElement[bool]] = []
+        if by_rule:
+            where_src.append(alert_rules.c.rule_id == rule_id)
+        if since is not None:
+            where_src.append(time_col >= since)
+        if until is not None:
+            where_src.append(time_col < until)
+        joined = alerts.join(alert_rules) if by_rule else alerts
+        page = (
+            sa.select(alerts)
+            .select_from(joined)
+            .where(*where, *where_src)
+            .order_by(time_col.desc(), id_col.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        total = (
+            sa.select(sa.func.count())
+            .select_from(joined if where else src)
+            .where(*where, *where_src)
+        )
+        with _translate("list alerts"), self._engine.connect() as conn:
+            rows = conn.execute(page).all() if limit else []
+            count = conn.execute(total).scalar_one()
+        return [_record(r) for r in rows], count
+
+    def get_alert(self, alert_id: str) -> AlertRecord | None:
+        with _translate("get alert"), self._engine.connect() as conn:
+            row = conn.execute(sa.select(alerts).where(alerts.c.alert_id == alert_id)).first()
+        return None if row is None else _record(row)
+
+    def count_alerts(self) -> int:
+        with _translate("count alerts"), self._engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(alerts)).scalar_one())
+
+    def ping(self) -> None:
+        """Round trip to the database; raises :class:`StoreUnavailable` if it fails."""
+        try:
+            with _translate("ping"), self._engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:  # e.g. a server that answers but refuses the query
+            raise StoreUnavailable(f"ping: database unavailable: {exc}") from exc
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def _record(row: sa.Row[Any]) -> AlertRecord:
+    return AlertRecord(
+        alert_id=row.alert_id,
+        event_id=row.event_id,
+        account_id=row.account_id,
+        event_type=row.event_type,
+        event_time=row.event_time,
+        detected_at=row.detected_at,
+        score=row.score,
+        anomaly_score=row.anomaly_score,
+        severity=row.severity,
+        rule_ids=list(row.rule_ids),
+        reasons=msgspec.convert(row.reasons, list[Reason]),
+        partition=row.kafka_partition,
+        offset=row.kafka_offset,
+    )

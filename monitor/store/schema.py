@@ -1,0 +1,93 @@
+"""Tables of the alert store (SQLAlchemy Core), portable between SQLite and PostgreSQL.
+
+Schema changes will go through Alembic migrations (a later issue); until then
+:meth:`AlertStore.create_schema` runs ``metadata.create_all``, which only creates
+what is missing and never alters an existing table.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+# Stable constraint names, so future Alembic migrations can refer to them.
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive datetime is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware timestamp that reads back as aware UTC on every backend.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zones, so the value is
+    stored as naive UTC (SQLAlchemy's fixed-width text format, which sorts and
+    compares correctly) and tagged UTC again on read.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return as_utc(value)
+
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("alert_id", sa.String(), primary_key=True),
+    sa.Column("event_id", sa.String(), nullable=False, unique=True),
+    sa.Column("account_id", sa.String(), nullable=False),
+    sa.Column("event_type", sa.String(), nullable=False),
+    sa.Column("event_time", UTCDateTime(), nullable=False),
+    sa.Column("detected_at", UTCDateTime(), nullable=False),
+    sa.Column("score", sa.Double(), nullable=False),
+    sa.Column("anomaly_score", sa.Double(), nullable=True),
+    sa.Column("severity", sa.String(), nullable=False),
+    sa.Column("severity_rank", sa.SmallInteger(), nullable=False),
+    sa.Column("rule_ids", sa.JSON(), nullable=False),
+    sa.Column("reasons", sa.JSON(), nullable=False),
+    sa.Column("kafka_partition", sa.Integer(), nullable=True),
+    sa.Column("kafka_offset", sa.BigInteger(), nullable=True),
+    sa.Index(None, "account_id", "event_time"),
+    sa.Index(None, "event_time"),
+)
+
+# One row per (alert, rule), with the alert's event time copied in, so "the newest
+# alerts rule X raised" is one ordered index range scan on both backends.
+# ``alerts.rule_ids`` keeps the ordered list for display.
+alert_rules = sa.Table(
+    "alert_rules",
+    metadata,
+    sa.Column(
+        "alert_id",
+        sa.String(),
+        sa.ForeignKey(alerts.c.alert_id, ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("rule_id", sa.String(), primary_key=True),
+    sa.Column("event_time", UTCDateTime(), nullable=False),
+    sa.Index(None, "rule_id", "event_time", "alert_id"),
+)

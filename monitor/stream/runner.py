@@ -1,0 +1,251 @@
+"""The consumer loop: poll a batch, decide every event, make it durable, then commit.
+
+Invariant (``shared/ARCHITECTURE.md`` #1): an offset is committed only after every
+decision before it is in the store and every bad message is on the dead-letter topic.
+Replays are safe because the store dedupes on ``event_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from monitor.config import Settings
+from monitor.decision import Decision
+from monitor.events import DecodeError, decode
+from monitor.metrics import Metrics
+from monitor.pipeline import PartitionPipeline
+from monitor.ruleset import RulePack
+from monitor.store import AlertStore, StoreError
+from monitor.stream.dlq import dead_letter_headers
+from monitor.stream.status import StreamStatus
+
+log = logging.getLogger("vigil.stream")
+
+STORE_RETRY_MAX_S = 5.0
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, runner: StreamRunner) -> None:
+        self.runner = runner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        # Wait for the in-flight batch to be stored and committed before giving
+        # partitions away, then drop their state (a later issue checkpoints it).
+        async with self.runner.batch_lock:
+            for tp in revoked:
+                self.runner.drop_partition(tp.partition)
+        self.runner.metrics.rebalances.labels(kind="revoked").inc()
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        for tp in assigned:
+            self.runner.status.assigned.add(tp.partition)
+        self.runner.metrics.partitions_assigned.set(len(self.runner.status.assigned))
+        self.runner.metrics.rebalances.labels(kind="assigned").inc()
+        log.info("assigned partitions %s", sorted(tp.partition for tp in assigned))
+
+
+class StreamRunner:
+    """Consume ``settings.events_topic`` in group ``settings.consumer_group``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: AlertStore,
+        rules: RulePack,
+        metrics: Metrics,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.rules = rules
+        self.metrics = metrics
+        self.clock = clock
+        self.status = StreamStatus()
+        self.pipelines: dict[int, PartitionPipeline] = {}
+        self.batch_lock = asyncio.Lock()
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+
+    # -- partition state -------------------------------------------------------------
+    def pipeline_for(self, partition: int) -> PartitionPipeline:
+        pipe = self.pipelines.get(partition)
+        if pipe is None:
+            s = self.settings
+            pipe = self.pipelines[partition] = PartitionPipeline(
+                partition,
+                self.rules,
+                clock=self.clock,
+                anomaly_warmup=s.anomaly_warmup,
+                anomaly_quantile=s.anomaly_quantile,
+                max_future_skew_s=s.max_future_skew_s,
+            )
+        return pipe
+
+    def drop_partition(self, partition: int) -> None:
+        self.pipelines.pop(partition, None)
+        self.status.assigned.discard(partition)
+        self.status.lag.pop(partition, None)
+        self.metrics.partitions_assigned.set(len(self.status.assigned))
+
+    # -- lifecycle ------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        s = self.settings
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap, client_id=f"{s.client_id}-dlq", acks="all"
+        )
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap,
+            group_id=s.consumer_group,
+            client_id=s.client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await self.producer.start()
+        try:
+            await self.consumer.start()
+            try:
+                self.consumer.subscribe([s.events_topic], listener=_Rebalance(self))
+                self.status.started = True
+                await self._loop(stop)
+            finally:
+                self.status.started = False
+                await self.consumer.stop()
+        finally:
+            await self.producer.stop()
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        assert self.consumer is not None
+        s = self.settings
+        while not stop.is_set():
+            batch = await self.consumer.getmany(
+                timeout_ms=s.poll_timeout_ms, max_records=s.batch_max_records
+            )
+            if batch:
+                async with self.batch_lock:
+                    await self.handle_batch(batch, stop)
+            await self._update_lag()
+
+    # -- one batch ------------------------------------------------------------------
+    async def handle_batch(
+        self, batch: dict[TopicPartition, list[Any]], stop: asyncio.Event
+    ) -> None:
+        assert self.consumer is not None and self.producer is not None
+        started = time.perf_counter()
+        s, m = self.settings, self.metrics
+        alerts: list[Decision] = []
+        positions: list[tuple[int, int]] = []
+        append_times: list[float] = []
+        dead_letters = []
+        offsets: dict[TopicPartition, int] = {}
+        consumed = m.events_consumed
+        for tp, messages in batch.items():
+            pipe = self.pipeline_for(tp.partition)
+            for msg in messages:
+                result = decode(msg.value, s.max_event_bytes)
+                if isinstance(result, DecodeError):
+                    m.events_invalid.labels(reason=result.reason).inc()
+                    dead_letters.append(
+                        await self.producer.send(
+                            s.dlq_topic,
+                            value=msg.value,
+                            key=msg.key,
+                            headers=dead_letter_headers(
+                                result,
+                                topic=tp.topic,
+                                partition=tp.partition,
+                                offset=msg.offset,
+                                timestamp=msg.timestamp,
+                            ),
+                        )
+                    )
+                    continue
+                t0 = time.perf_counter()
+                decision = pipe.process(result)
+                m.processing_seconds.observe(time.perf_counter() - t0)
+                consumed.labels(type=result.type).inc()
+                if decision.is_alert:
+                    alerts.append(decision)
+                    positions.append((tp.partition, msg.offset))
+                if msg.timestamp is not None:
+                    append_times.append(msg.timestamp / 1000.0)
+            offsets[tp] = messages[-1].offset + 1
+        if dead_letters:
+            await asyncio.gather(*dead_letters)  # on the DLQ before we commit past them
+            self.status.dead_lettered += len(dead_letters)
+        if alerts:
+            await self._store(alerts, positions, stop)
+        await self._commit(offsets)
+        now = time.time()
+        for appended in append_times:
+            m.decision_latency_seconds.observe(max(0.0, now - appended))
+        self.status.decided += sum(len(v) for v in batch.values()) - len(dead_letters)
+        m.batch_seconds.observe(time.perf_counter() - started)
+
+    async def _store(
+        self, alerts: list[Decision], positions: list[tuple[int, int]], stop: asyncio.Event
+    ) -> None:
+        """Write the batch's alerts, retrying until it works: the events are already
+        folded into account state, so the batch must not be dropped or re-decided."""
+        delay = 0.1
+        while True:
+            t0 = time.perf_counter()
+            try:
+                await asyncio.to_thread(self.store.save_decisions, alerts, positions=positions)
+            except StoreError as exc:
+                self.metrics.store_errors.inc()
+                self.status.store_ok = False
+                self.status.last_store_error = str(exc)[:300]
+                log.warning("store write failed, retrying in %.1fs: %s", delay, exc)
+                if stop.is_set():
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, STORE_RETRY_MAX_S)
+                continue
+            self.metrics.store_seconds.observe(time.perf_counter() - t0)
+            self.status.store_ok = True
+            for d in alerts:
+                for rule in d.rule_ids or ("model",):
+                    self.metrics.alerts.labels(severity=d.severity, rule=rule).inc()
+            return
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        assert self.consumer is not None
+        try:
+            await self.consumer.commit(offsets)
+        except CommitFailedError as exc:
+            # The group rebalanced under us; the partition's new owner replays from the
+            # last commit and the store dedupes the decisions we already wrote.
+            self.metrics.commits.labels(outcome="failed").inc()
+            log.warning("commit failed after a rebalance: %s", exc)
+            return
+        except KafkaError as exc:
+            self.metrics.commits.labels(outcome="failed").inc()
+            log.warning("commit failed: %s", exc)
+            return
+        self.metrics.commits.labels(outcome="ok").inc()
+        self.status.commits += 1
+
+    async def _update_lag(self) -> None:
+        consumer = self.consumer
+        if consumer is None:
+            return
+        topic = self.settings.events_topic
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            try:
+                position = await asyncio.wait_for(consumer.position(tp), 0.5)
+            except (KafkaError, TimeoutError, AssertionError):
+                continue  # lag is best-effort; a partition mid-rebalance has none
+            lag = max(0, high - position)
+            self.status.lag[tp.partition] = lag
+            self.metrics.consumer_lag.labels(topic=topic, partition=str(tp.partition)).set(lag)
