@@ -25,6 +25,7 @@ from monitor.features.state import (
     MAX_DEVICES,
     MAX_IPS,
     MAX_PAYEES,
+    MAX_SOURCES,
     AccountState,
     add_to_window,
     count_in_window,
@@ -92,8 +93,11 @@ def extract(state: AccountState, event: Event) -> dict[str, Any]:
         f["currency"] = event.currency
         f["status"] = event.status
         f["failure_reason"] = event.failure_reason or ""
+        known_sources = bool(state.sources)
+        new_source = state.remember("sources", event.source_id, ts, MAX_SOURCES) and known_sources
+        f["new_source"] = new_source
         if event.status == "credited":
-            state.last_topup = (ts, event.amount)
+            state.last_topup = (ts, event.amount, new_source)
     elif isinstance(event, Security):
         f["success"] = event.success
         f["action"] = event.action
@@ -142,3 +146,4 @@ def _payment(state: AccountState, event: Payment, ts: float, f: dict[str, Any]) 
     topup = state.last_topup
     f["minutes_since_topup"] = NEVER if topup is None or topup[0] > ts else (ts - topup[0]) / 60
     f["last_topup_amount"] = topup[1] if topup else 0.0
+    f["last_topup_new_source"] = topup[2] if topup else False

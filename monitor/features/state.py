@@ -26,6 +26,7 @@ MAX_DEVICES = 8
 MAX_IPS = 16
 MAX_COUNTRIES = 8
 MAX_PAYEES = 32
+MAX_SOURCES = 8
 
 
 def add_to_window(window: list[float], ts: float, horizon: float) -> None:
@@ -65,6 +66,7 @@ class AccountState:
         "payees",
         "reset_requests",
         "small_failed_payments",
+        "sources",
     )
 
     def __init__(self) -> None:
@@ -74,6 +76,7 @@ class AccountState:
         self.ips: dict[str, float] = {}
         self.countries: dict[str, float] = {}
         self.payees: dict[str, float] = {}
+        self.sources: dict[str, float] = {}  # top-up cards/bank accounts
         self.failed_logins: list[float] = []
         self.failed_payments: list[float] = []
         self.small_failed_payments: list[float] = []
@@ -85,7 +88,7 @@ class AccountState:
         self.amount_m2 = 0.0
         self.last_geo: tuple[float, float, float, str] | None = None  # lat, lon, ts, city
         self.last_security_change: float | None = None
-        self.last_topup: tuple[float, float] | None = None  # ts, amount
+        self.last_topup: tuple[float, float, bool] | None = None  # ts, amount, new source
 
     def remember(self, attr: str, key: str, ts: float, limit: int) -> bool:
         """Mark ``key`` as seen in the LRU ``attr``; return True if it was new."""

@@ -80,6 +80,12 @@ FEATURES: dict[str, FeatureSpec] = {
     "last_topup_amount": _f(
         "float", "amount of the last credited top-up; 0 when none", frozenset({"payment"})
     ),
+    "last_topup_new_source": _f(
+        "bool", "the last credited top-up came from a new source", frozenset({"payment"})
+    ),
+    "new_source": _f(
+        "bool", "top-up source never used by this account before", frozenset({"topup"})
+    ),
 }
 
 NEVER = 1e9  # "minutes since" value when the thing never happened

@@ -3,12 +3,9 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -16,9 +13,6 @@ from api.app import create_app
 from monitor.config import Settings
 from monitor.decision import Decision, Reason, Severity, decide
 from monitor.store import AlertStore
-
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC).timestamp()
 
@@ -62,28 +56,12 @@ def sqlite_store(tmp_path) -> Iterator[AlertStore]:
     store.close()
 
 
-def _pg_admin() -> psycopg.Connection:
-    try:
-        return psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        message = f"PostgreSQL at 127.0.0.1:5432 unreachable: {exc}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 @pytest.fixture
-def pg_store() -> Iterator[AlertStore]:
-    schema = f"api_test_{uuid.uuid4().hex[:12]}"
-    with _pg_admin() as admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-        store = AlertStore(f"{PG_URL}?options=-csearch_path%3D{schema}")
-        try:
-            store.create_schema()
-            yield store
-        finally:
-            store.close()
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+def pg_store(pg_url: str) -> Iterator[AlertStore]:
+    store = AlertStore(pg_url)
+    store.create_schema()
+    yield store
+    store.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
