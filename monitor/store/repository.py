@@ -211,10 +211,11 @@ class AlertStore:
             return int(conn.execute(sa.select(sa.func.count()).select_from(alerts)).scalar_one())
 
     def ping(self) -> None:
-        """Round trip to the database; raises :class:`StoreUnavailable` if it fails."""
+        """Round trip to the database that reads the alerts table (so a missing schema
+        is "not ready" too); raises :class:`StoreUnavailable` if it fails."""
         try:
             with _translate("ping"), self._engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
+                conn.execute(sa.select(alerts.c.alert_id).limit(1))
         except StoreUnavailable:
             raise
         except StoreError as exc:  # e.g. a server that answers but refuses the query

@@ -4,10 +4,10 @@ committed only after the alerts are stored, and a replay makes no duplicate aler
 from __future__ import annotations
 
 import pytest
-from e2e.harness import committed_offsets, end_positions, produce, running
 
 from monitor.config import Settings
 from monitor.testing import LAGOS, at, login, payment, security
+from tests.e2e.harness import committed_offsets, end_positions, produce, running
 
 pytestmark = pytest.mark.e2e
 T0 = "2026-03-02T08:00:00Z"

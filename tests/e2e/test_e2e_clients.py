@@ -7,10 +7,10 @@ import asyncio
 
 import pytest
 from confluent_kafka import Producer
-from e2e.harness import produce, running
 
 from monitor.config import Settings
 from monitor.testing import at, login
+from tests.e2e.harness import produce, running
 
 pytestmark = pytest.mark.e2e
 T0 = "2026-03-02T08:00:00Z"

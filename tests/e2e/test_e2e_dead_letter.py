@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from e2e.harness import produce, running
 
 from monitor.config import Settings
 from monitor.testing import login
+from tests.e2e.harness import produce, running
 
 pytestmark = pytest.mark.e2e
 

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from e2e.harness import committed_offsets, end_positions, produce, running
 
 from monitor.config import Settings
 from monitor.decision import Decision
 from monitor.store import AlertStore, StoreUnavailable
 from monitor.testing import at, login
+from tests.e2e.harness import committed_offsets, end_positions, produce, running
 
 pytestmark = pytest.mark.e2e
 

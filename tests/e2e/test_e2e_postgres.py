@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from e2e.harness import produce, running
 
 from monitor.config import Settings
 from monitor.testing import at, payment
+from tests.e2e.harness import produce, running
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 T0 = "2026-03-02T08:00:00Z"

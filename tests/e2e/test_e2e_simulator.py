@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from e2e.harness import running
 
 from monitor.config import Settings
 from monitor.simulate import SimConfig, produce
+from tests.e2e.harness import running
 
 pytestmark = pytest.mark.e2e
 

@@ -141,3 +141,14 @@ def test_tables_and_indexes(store: AlertStore) -> None:
     ]
     rule_indexes = {tuple(ix["column_names"]) for ix in inspector.get_indexes("alert_rules")}
     assert ("rule_id", "event_time", "alert_id") in rule_indexes
+
+
+def test_ping_fails_when_the_schema_is_missing(store_url: str) -> None:
+    store = AlertStore(store_url)  # create_schema() not called
+    try:
+        with pytest.raises(StoreUnavailable):
+            store.ping()
+        store.create_schema()
+        store.ping()
+    finally:
+        store.close()
