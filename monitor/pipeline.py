@@ -23,13 +23,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from monitor.decision import Decision, Reason, Severity, decide
+from monitor.decision import SEVERITY_RANK, Decision, Reason, Severity, decide
 from monitor.detectors import AnomalyDetector
 from monitor.events import Event
 from monitor.features import AccountState, extract
 from monitor.ruleset import RulePack
 
 Clock = Callable[[], float]
+_HIGH = SEVERITY_RANK["high"]
 
 
 class PartitionPipeline:
@@ -82,5 +83,8 @@ class PartitionPipeline:
             event_type=event.type,
             event_ts=event.epoch,
             rule_hits=hits,
-            anomaly=self.detector.score(features),
+            # an event a severe rule caught is an attack: the model must not learn it
+            anomaly=self.detector.score(
+                features, learn=all(SEVERITY_RANK[h[0]] < _HIGH for h in hits)
+            ),
         )

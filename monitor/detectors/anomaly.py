@@ -83,9 +83,9 @@ class _TypeModel:
     """Half-Space Trees behind river's ``QuantileFilter`` for one event type."""
 
     def __init__(self, event_type: str, q: float, seed: int | None) -> None:
-        self.inputs = INPUTS[event_type]
+        self.event_type = event_type  # the transforms are looked up, not stored: picklable
         limits: dict[Hashable, tuple[float, float]] = {
-            name: lim for name, (_, lim) in self.inputs.items()
+            name: lim for name, (_, lim) in INPUTS[event_type].items()
         }
         self.filter = anomaly.QuantileFilter(
             anomaly.HalfSpaceTrees(n_trees=10, height=8, window_size=250, limits=limits, seed=seed),
@@ -95,7 +95,7 @@ class _TypeModel:
         self.learned = 0
 
     def vector(self, features: Mapping[str, Any]) -> dict[Hashable, float]:
-        return {name: fn(features) for name, (fn, _) in self.inputs.items()}
+        return {name: fn(features) for name, (fn, _) in INPUTS[self.event_type].items()}
 
 
 class AnomalyDetector:
@@ -114,7 +114,9 @@ class AnomalyDetector:
         self.seed = seed
         self._models: dict[str, _TypeModel] = {}
 
-    def score(self, features: Mapping[str, Any]) -> AnomalyResult:
+    def score(self, features: Mapping[str, Any], *, learn: bool = True) -> AnomalyResult:
+        """Score one event; learn from it unless it is flagged or ``learn`` is false
+        (the caller already knows it is an attack, e.g. a severe rule fired)."""
         event_type = features["type"]
         model = self._models.get(event_type)
         if model is None:
@@ -130,7 +132,7 @@ class AnomalyDetector:
         flagged = warm and score >= threshold
         # QuantileFilter.learn_one would score the event a second time; we already
         # have the score, so apply its rule directly: learn only what is not flagged.
-        if not flagged:
+        if learn and not flagged:
             qf.anomaly_detector.learn_one(x)
             model.learned += 1
         qf.quantile.update(score)

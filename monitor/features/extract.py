@@ -96,7 +96,7 @@ def extract(state: AccountState, event: Event) -> dict[str, Any]:
         known_sources = bool(state.sources)
         new_source = state.remember("sources", event.source_id, ts, MAX_SOURCES) and known_sources
         f["new_source"] = new_source
-        if event.status == "credited":
+        if event.status == "credited" and (state.last_topup is None or ts >= state.last_topup[0]):
             state.last_topup = (ts, event.amount, new_source)
     elif isinstance(event, Security):
         f["success"] = event.success

@@ -38,9 +38,9 @@ from typing import Any
 
 from monitor.features.table import FEATURES
 from monitor.ruleset.exceptions import ExpressionError
-from monitor.ruleset.functions import FUNCTIONS, RESULT_TYPES
+from monitor.ruleset.functions import FUNCTIONS, NUMBER
 
-_NUMERIC = {"int", "float", "bool"}
+_NUMERIC = frozenset({"int", "float", "bool"})
 _BOOL_OPS = (ast.And, ast.Or)
 _BIN_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod, ast.FloorDiv)
 _CMP_OPS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn)
@@ -54,10 +54,12 @@ class CompiledExpression:
     names: tuple[str, ...]  # feature names the expression reads, in first-use order
 
     def evaluate(self, features: Mapping[str, Any]) -> bool:
+        """True if the condition holds. May raise ``ArithmeticError`` (a division by a
+        feature that is zero); :meth:`RulePack.evaluate` counts that as not firing."""
         return bool(eval(self.code, _GLOBALS, features))  # checked tree, no builtins
 
 
-_GLOBALS: dict[str, Any] = {"__builtins__": {}, **FUNCTIONS}
+_GLOBALS: dict[str, Any] = {"__builtins__": {}, **{n: f.fn for n, f in FUNCTIONS.items()}}
 
 
 def compile_expression(source: str, *, event_types: Collection[str]) -> CompiledExpression:
@@ -80,7 +82,8 @@ class _Checker:
         self.names: list[str] = []
 
     def fail(self, node: ast.AST, message: str) -> ExpressionError:
-        return ExpressionError(message, getattr(node, "lineno", 1) - 1)
+        token = ast.unparse(node) if isinstance(node, ast.expr) else ""
+        return ExpressionError(message, getattr(node, "lineno", 1) - 1, token)
 
     def check(self, node: ast.expr) -> str:
         if isinstance(node, ast.BoolOp) and isinstance(node.op, _BOOL_OPS):
@@ -120,7 +123,10 @@ class _Checker:
             return self._call(node)
         if isinstance(node, ast.IfExp):
             self.check(node.test)
-            return self.check(node.body) if self.check(node.orelse) else "any"
+            body, orelse = self.check(node.body), self.check(node.orelse)
+            if body != orelse and not {body, orelse} <= _NUMERIC | {"float"}:
+                raise self.fail(node, f"both branches must have one type, got {body} and {orelse}")
+            return body
         raise self.fail(node, f"{type(node).__name__} is not allowed in a rule expression")
 
     def _compare(self, node: ast.Compare) -> str:
@@ -161,6 +167,20 @@ class _Checker:
             raise self.fail(node, f"function '{shown}' is not allowed (allowed: {allowed})")
         if node.keywords:
             raise self.fail(node, "keyword arguments are not allowed")
-        for arg in node.args:
-            self.check(arg)
-        return RESULT_TYPES[node.func.id]
+        func = FUNCTIONS[node.func.id]
+        got = [self.check(arg) for arg in node.args]
+        wanted = list(func.args)
+        if func.variadic and len(got) > len(wanted):
+            wanted += [wanted[-1]] * (len(got) - len(wanted))
+        if len(got) != len(wanted):
+            raise self.fail(node, f"{func.signature} takes {len(wanted)} arguments, got {len(got)}")
+        for i, (have, want) in enumerate(zip(got, wanted, strict=True), 1):
+            ok = (
+                want == "any"
+                or have == "any"
+                or (want == NUMBER and have in _NUMERIC)
+                or want == have
+            )
+            if not ok:
+                raise self.fail(node, f"{func.signature}: argument {i} is {have}, not {want}")
+        return func.result

@@ -18,8 +18,10 @@ class RuleLoadError(RuleError):
 class ExpressionError(RuleError):
     """An expression uses something the rule language does not allow.
 
-    ``line_offset`` is the line inside the expression text (0 for the first)."""
+    ``line_offset`` is the line inside the expression text (0 for the first), ``token``
+    the offending source text."""
 
-    def __init__(self, message: str, line_offset: int = 0) -> None:
+    def __init__(self, message: str, line_offset: int = 0, token: str = "") -> None:
         self.line_offset = line_offset
+        self.token = token  # the offending source text, to find its line in a YAML block
         super().__init__(message)

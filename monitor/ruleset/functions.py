@@ -1,17 +1,26 @@
-"""The registry of named functions a rule expression may call.
+"""The registry of named functions a rule expression may call, with their signatures.
 
->>> FUNCTIONS["in_list"]("CN", ["CN", "SG"])
+The compiler checks every call against the signature (argument count and types), so a
+wrong call is a load error with file:line, never a ``TypeError`` on a live event.
+Function names may not shadow feature names (rules read features as plain names).
+
+>>> FUNCTIONS["in_list"].fn("CN", ["CN", "SG"])
 True
->>> round(FUNCTIONS["distance_km"](31.23, 121.47, 39.9, 116.4))
+>>> round(FUNCTIONS["geo_distance_km"].fn(31.23, 121.47, 39.9, 116.4))
 1067
+>>> FUNCTIONS["minutes"].signature
+'minutes(number) -> float'
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Container
+from dataclasses import dataclass
 from typing import Any
 
 from monitor.features.geo import haversine_km
+
+NUMBER = "number"  # int, float or bool
 
 
 def in_list(value: Any, items: Container[Any]) -> bool:
@@ -22,20 +31,25 @@ def minutes(seconds: float) -> float:
     return seconds / 60.0
 
 
-# name -> (function, argument count, result type for the type checker)
-FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "distance_km": haversine_km,
-    "in_list": in_list,
-    "minutes": minutes,
-    "abs": abs,
-    "min": min,
-    "max": max,
-}
-RESULT_TYPES: dict[str, str] = {
-    "distance_km": "float",
-    "in_list": "bool",
-    "minutes": "float",
-    "abs": "float",
-    "min": "float",
-    "max": "float",
+@dataclass(frozen=True)
+class Function:
+    fn: Callable[..., Any]
+    args: tuple[str, ...]  # argument types: "number", "str", "list", "any"
+    result: str
+    variadic: bool = False  # the last argument type repeats (min, max)
+
+    @property
+    def signature(self) -> str:
+        name = self.fn.__name__
+        dots = ", ..." if self.variadic else ""
+        return f"{name}({', '.join(self.args)}{dots}) -> {self.result}"
+
+
+FUNCTIONS: dict[str, Function] = {
+    "geo_distance_km": Function(haversine_km, (NUMBER,) * 4, "float"),
+    "in_list": Function(in_list, ("any", "list"), "bool"),
+    "minutes": Function(minutes, (NUMBER,), "float"),
+    "abs": Function(abs, (NUMBER,), "float"),
+    "min": Function(min, (NUMBER, NUMBER), "float", variadic=True),
+    "max": Function(max, (NUMBER, NUMBER), "float", variadic=True),
 }

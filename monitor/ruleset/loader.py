@@ -60,6 +60,8 @@ class _LineLoader(yaml.SafeLoader):
 def load_rules(directory: Path | str) -> RulePack:
     """Load every ``*.yaml`` rule file under ``directory`` (not ``playbooks.yaml``)."""
     directory = Path(directory)
+    if not directory.is_dir():
+        raise RuleLoadError([f"{directory}: rule directory not found"])
     files = sorted(p for p in directory.glob("*.yaml") if p.name != "playbooks.yaml")
     problems: list[str] = []
     rules: list[Rule] = []
@@ -119,13 +121,40 @@ def _build(path: Path, item: dict[str, Any], problems: list[str]) -> Rule | None
     try:
         expr = compile_expression(spec.when, event_types=spec.applies_to)
     except ExpressionError as exc:
-        problems.append(f"{path}:{lines['when'] + exc.line_offset}: rule '{spec.id}': when: {exc}")
+        at = _expression_line(path, lines["when"], exc)
+        problems.append(f"{path}:{at}: rule '{spec.id}': when: {exc}")
         return None
     template_problem = _check_template(spec.reason, spec.applies_to)
     if template_problem:
         problems.append(f"{path}:{lines.get('reason', line)}: rule '{spec.id}': {template_problem}")
         return None
     return Rule(spec=spec, expr=expr, file=str(path), line=line)
+
+
+def _expression_line(path: Path, when_line: int, exc: ExpressionError) -> int:
+    """The file line of an expression error. A block scalar (``when: >-`` or ``|``)
+    starts on the next line, and folding joins its lines, so look for the offending
+    token in the block's own lines."""
+    source = path.read_text(encoding="utf-8").splitlines()
+    first = source[when_line - 1].split("when:", 1)[-1].strip() if when_line <= len(source) else ""
+    if not first.startswith((">", "|")):
+        return when_line + exc.line_offset
+    indent = None
+    block: list[int] = []
+    for number in range(when_line + 1, len(source) + 1):
+        text = source[number - 1]
+        if not text.strip():
+            continue
+        width = len(text) - len(text.lstrip())
+        indent = width if indent is None else indent
+        if width < indent:
+            break
+        block.append(number)
+    if exc.token:
+        for number in block:
+            if exc.token in source[number - 1]:
+                return number
+    return block[exc.line_offset] if exc.line_offset < len(block) else when_line + 1
 
 
 def _key_of(message: str) -> str:
@@ -151,4 +180,12 @@ def _check_template(template: str | None, event_types: frozenset[str]) -> str | 
             return f"reason: '{{{name}}}' is not a feature name"
         if event_types - spec.event_types:
             return f"reason: '{{{name}}}' is not available for all of {sorted(event_types)}"
+    sample = {name: _SAMPLES[FEATURES[name].type] for name in fields}
+    try:
+        template.format_map(sample)  # format specs must suit the feature's type
+    except (ValueError, TypeError) as exc:
+        return f"reason: {exc}"
     return None
+
+
+_SAMPLES: dict[str, Any] = {"bool": True, "int": 1, "float": 1.5, "str": "x"}

@@ -14,9 +14,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -31,7 +32,7 @@ class RuleSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     applies_to: frozenset[EventTypeName]
     when: str
     severity: Severity
-    score: float = 0.5
+    score: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.5
     description: str = ""
     reason: str | None = None  # template over feature names, e.g. "{amount} to a new payee"
     mode: Literal["active", "shadow", "disabled"] = "active"
@@ -39,8 +40,6 @@ class RuleSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     queue: str | None = None
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.score <= 1.0:
-            raise ValueError("score must be between 0 and 1")
         if not self.applies_to:
             raise ValueError("applies_to must name at least one event type")
 
@@ -76,6 +75,7 @@ class RulePack:
     rules: tuple[Rule, ...]
     version: str  # content hash of the files
     source: str
+    errors: Counter[str] = field(default_factory=Counter, repr=False, compare=False)
     _by_type: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -89,9 +89,17 @@ class RulePack:
 
     def evaluate(self, features: Mapping[str, Any]) -> list[RuleHit]:
         """Hits of active and shadow rules for one event's features (callers keep
-        shadow hits apart: they are recorded, never acted on)."""
+        shadow hits apart: they are recorded, never acted on).
+
+        A rule whose arithmetic fails on this event (a division by a feature that is
+        zero) does not fire; the failure is counted in ``errors`` by rule id."""
         hits = []
         for rule in self._by_type.get(features["type"], ()):
-            if rule.expr.evaluate(features):
+            try:
+                fired = rule.expr.evaluate(features)
+            except ArithmeticError:
+                self.errors[rule.id] += 1
+                continue
+            if fired:
                 hits.append(RuleHit(rule, rule.explain(features)))
         return hits

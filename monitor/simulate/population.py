@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from monitor.events import Geo
+from monitor.features.geo import haversine_km as distance_km
 
 __all__ = [
     "CITIES",
@@ -142,18 +143,6 @@ def merchant_pool(seed: int, size: int = 600) -> tuple[str, ...]:
 def pick_merchant(rng: random.Random, pool: tuple[str, ...]) -> str:
     # Roughly Zipf-like popularity: squash a uniform draw toward the front of the pool.
     return pool[int(len(pool) * rng.random() ** 2.5)]
-
-
-def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance.
-
-    >>> round(distance_km(31.2304, 121.4737, 51.5074, -0.1278))
-    9197
-    """
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(h)))
 
 
 def geo_near(city: City, rng: random.Random, spread_deg: float = 0.05) -> Geo:

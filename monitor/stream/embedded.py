@@ -23,11 +23,8 @@ def free_port() -> int:
 
 
 class EmbeddedBroker:
-    """Start Tansu on a loopback port; use as a context manager.
-
-    >>> with EmbeddedBroker() as broker:          # doctest: +SKIP
-    ...     print(broker.bootstrap)
-    127.0.0.1:40123
+    """Start Tansu on a loopback port (a free one unless ``port`` is given); use as a
+    context manager: ``with EmbeddedBroker() as broker: ... broker.bootstrap``.
     """
 
     def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:

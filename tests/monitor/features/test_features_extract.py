@@ -17,6 +17,7 @@ from monitor.features.state import (
     MAX_DEVICES,
     MAX_IPS,
     MAX_PAYEES,
+    MAX_SOURCES,
     add_to_window,
     count_in_window,
 )
@@ -215,6 +216,44 @@ def test_new_payee_false_on_first_payment_then_true_for_unseen():
         payment("a", at(T0, minutes=3), 10.0, payee_id="p2"),
     )
     assert [f["new_payee"] for f in feeds] == [False, False, True, False]
+
+
+def test_new_source_false_on_first_topup_then_true_for_unseen():
+    state = AccountState()
+    feeds = feed(
+        state,
+        login("a", at(T0, minutes=-1)),  # history, but no top-up yet
+        topup("a", T0, 100.0, source_id="card-1"),
+        topup("a", at(T0, minutes=1), 100.0, source_id="card-1"),
+        topup("a", at(T0, minutes=2), 100.0, source_id="card-2", status="failed"),
+        topup("a", at(T0, minutes=3), 100.0, source_id="card-3"),
+        topup("a", at(T0, minutes=4), 100.0, source_id="card-2"),
+    )
+    assert [f["new_source"] for f in feeds[1:]] == [False, False, True, True, False]
+
+
+def test_last_topup_new_source_follows_the_last_credited_topup():
+    state = AccountState()
+    feed(state, topup("a", T0, 100.0, source_id="card-1"))
+    (known,) = feed(state, payment("a", at(T0, minutes=1), 90.0, kind="withdrawal"))
+    assert known["last_topup_new_source"] is False
+    feed(state, topup("a", at(T0, minutes=2), 900.0, source_id="card-9"))
+    (new,) = feed(state, payment("a", at(T0, minutes=3), 800.0, kind="withdrawal"))
+    assert new["last_topup_new_source"] is True
+    assert new["last_topup_amount"] == 900.0
+    feed(state, topup("a", at(T0, minutes=4), 50.0, source_id="card-8", status="pending"))
+    (pending,) = feed(state, payment("a", at(T0, minutes=5), 10.0))
+    assert pending["last_topup_amount"] == 900.0  # a pending top-up is not "the last top-up"
+    (none,) = feed(AccountState(), payment("b", T0, 10.0))
+    assert none["last_topup_new_source"] is False
+
+
+def test_source_lru_never_exceeds_its_limit():
+    state = AccountState()
+    for i in range(MAX_SOURCES * 3):
+        feed(state, topup("a", at(T0, minutes=i), 10.0, source_id=f"card-{i}"))
+        assert len(state.sources) <= MAX_SOURCES
+    assert len(state.sources) == MAX_SOURCES
 
 
 @pytest.mark.parametrize(
@@ -424,11 +463,6 @@ def test_topups_do_not_count_in_payment_amount_statistics():
     assert (state.amount_n, state.amount_mean) == (1, 10.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: extract() overwrites state.last_topup with a late-arriving older top-up "
-    "(monitor/features/extract.py, Topup branch), so minutes_since_topup depends on arrival order",
-)
 def test_late_older_topup_does_not_replace_the_latest_one():
     state = AccountState()
     feed(state, topup("a", at(T0, minutes=10), 1000.0))

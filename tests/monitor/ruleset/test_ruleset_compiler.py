@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from monitor.features import FEATURES
-from monitor.ruleset import ExpressionError, compile_expression
+from monitor.ruleset import ExpressionError, Rule, RulePack, RuleSpec, compile_expression
 from monitor.ruleset.functions import FUNCTIONS
 
 PAYMENT = {"payment"}
@@ -233,41 +233,23 @@ def test_evaluation_has_no_builtins():
 
 
 def test_registered_functions_are_the_documented_ones():
-    assert set(FUNCTIONS) == {"distance_km", "in_list", "minutes", "abs", "min", "max"}
+    assert set(FUNCTIONS) == {"geo_distance_km", "in_list", "minutes", "abs", "min", "max"}
 
 
-_COLLISION = (
-    "BUG: 'distance_km' is both a registered function (monitor/ruleset/functions.py) and a "
-    "feature (monitor/features/table.py); CompiledExpression.evaluate passes the features "
-    "as eval locals, which shadow the function globals, so a rule calling distance_km(...) "
-    "compiles and then raises TypeError: 'float' object is not callable on every event"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=_COLLISION)
 def test_function_names_do_not_collide_with_feature_names():
     assert set(FUNCTIONS).isdisjoint(FEATURES)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=_COLLISION)
-def test_distance_km_function_is_callable_in_a_rule():
+def test_geo_distance_km_function_is_callable_in_a_rule():
     compiled = compile_expression(
-        "distance_km(31.23, 121.47, 6.52, 3.38) > 10000", event_types=PAYMENT
+        "geo_distance_km(31.23, 121.47, 6.52, 3.38) > 10000", event_types=PAYMENT
     )
     assert compiled.evaluate(PAY) is True
 
 
-# --- known gaps: expressions that pass the checker and then raise on an event ----------
+# --- expressions that would raise on an event are refused at compile time -----------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: monitor/ruleset/compiler.py _Checker._call checks neither the argument "
-    "count nor the argument types of registered functions (FUNCTIONS has no arity), "
-    "and _Checker.check(IfExp) does not unify the branch types; these rules load and "
-    "then raise TypeError inside PartitionPipeline.process",
-)
 @pytest.mark.parametrize(
     "source",
     [
@@ -292,13 +274,14 @@ def test_expressions_that_would_raise_at_evaluation_are_rejected_at_compile(sour
         raise AssertionError(f"{source!r} compiled but raises {exc!r} at evaluation") from exc
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ZeroDivisionError,
-    reason="BUG: CompiledExpression.evaluate (monitor/ruleset/compiler.py) lets "
-    "ZeroDivisionError escape; 'amount / amount_std > 3' passes the checker and crashes "
-    "PartitionPipeline.process for an account whose amounts have not varied yet",
-)
-def test_division_by_a_zero_feature_does_not_raise():
-    compiled = compile_expression("amount / amount_std > 3", event_types=PAYMENT)
-    assert compiled.evaluate({"amount": 10.0, "amount_std": 0.0}) is False
+def test_division_by_a_zero_feature_does_not_fire_and_is_counted():
+    spec = RuleSpec(
+        id="z", applies_to=frozenset({"payment"}), when="amount / amount_std > 3", severity="high"
+    )
+    rule = Rule(spec, compile_expression(spec.when, event_types=spec.applies_to), "f.yaml", 1)
+    pack = RulePack(rules=(rule,), version="v", source="-")
+    assert pack.evaluate({"type": "payment", "amount": 10.0, "amount_std": 0.0}) == []
+    assert pack.errors == {"z": 1}
+    assert [
+        h.rule.id for h in pack.evaluate({"type": "payment", "amount": 10.0, "amount_std": 1.0})
+    ] == ["z"]

@@ -198,23 +198,11 @@ def test_bad_when_in_a_folded_block_is_reported_with_file_and_rule(tmp_path):
     assert line_of(path, "when: >-") <= line <= line_of(path, "ammount")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: monitor/ruleset/loader.py _build reports lines['when'] + line_offset, but "
-    "for block scalars (>- and |) lines['when'] is the indicator line, and YAML folding "
-    "turns the >- block into one line so line_offset is always 0: the error points at "
-    "'when: >-', not at the line with the bad name",
-)
 def test_bad_when_in_a_folded_block_points_at_the_offending_line(tmp_path):
     path = write(tmp_path, "a.yaml", FOLDED)
     assert only_problem(tmp_path).startswith(f"{path}:{line_of(path, 'ammount')}: ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: monitor/ruleset/loader.py _build: for a literal block (when: |) the "
-    "reported line is one too early (the '|' line, not the first line of the expression)",
-)
 def test_bad_when_in_a_literal_block_points_at_the_offending_line(tmp_path):
     path = write(
         tmp_path,
@@ -237,15 +225,10 @@ def test_score_out_of_range_is_refused(tmp_path, score):
     path = write(tmp_path, "a.yaml", GOOD.replace("score: 0.6", f"score: {score}"))
     problem = only_problem(tmp_path)
     assert problem.startswith(f"{path}:")
-    assert "rule 'brute_force': score must be between 0 and 1" in problem
+    assert "rule 'brute_force': Expected `float`" in problem
+    assert "at `$.score`" in problem
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the score range is checked in RuleSpec.__post_init__ "
-    "(monitor/ruleset/rules.py), whose ValidationError has no `$.score` path, so "
-    "loader._key_of finds no key and the problem points at the rule's first line",
-)
 def test_score_out_of_range_points_at_the_score_line(tmp_path):
     path = write(tmp_path, "a.yaml", GOOD.replace("score: 0.6", "score: 1.5"))
     assert only_problem(tmp_path).startswith(f"{path}:{line_of(path, 'score: 1.5')}: ")
@@ -270,11 +253,6 @@ def test_bad_reason_template_names_the_reason_line(tmp_path, reason, message):
     assert message in problem
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: monitor/ruleset/loader.py _check_template ignores format specs; "
-    "'{kind:.2f}' loads and Rule.explain then raises ValueError inside process()",
-)
 def test_reason_format_spec_that_cannot_apply_is_refused(tmp_path):
     write(
         tmp_path,
@@ -329,12 +307,6 @@ def test_rule_that_is_not_a_mapping_is_refused(tmp_path):
     assert problem.endswith(": each rule must be a mapping")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: monitor/ruleset/loader.py load_rules globs a missing directory to an empty "
-    "pack: a mistyped VIGIL_RULES_DIR runs the service with no rules and 'vigil rules check' "
-    "reports '0 rules OK'",
-)
 def test_missing_directory_is_a_load_error(tmp_path):
     with pytest.raises(RuleLoadError):
         load_rules(tmp_path / "does-not-exist")
