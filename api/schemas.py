@@ -81,6 +81,8 @@ class AlertPublic(BaseModel):
     severity: Severity
     rule_ids: list[str]
     reasons: list[ReasonPublic]
+    actions: list[str]
+    queue: str | None
     partition: int | None
     offset: int | None
 

@@ -59,10 +59,20 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     anomaly_score: float | None
     rule_ids: list[str]
     reasons: list[Reason]
+    actions: list[str] = []  # response steps the fired rules ask for, in rule order
+    queue: str | None = None  # support queue of the most severe rule that names one
+    # numeric features kept with the alert so a verdict days later can still teach the
+    # supervised model (see monitor/detectors/verdicts.py)
+    learn_input: dict[str, float] | None = None
 
     @property
     def is_alert(self) -> bool:
         return self.severity != "none"
+
+    @property
+    def restricts(self) -> bool:
+        """True if acting on this decision would restrict the customer."""
+        return any(a in RESTRICTING_ACTIONS for a in self.actions)
 
     @property
     def alert_id(self) -> str:
@@ -77,6 +87,9 @@ def alert_id_for(event_id: str) -> str:
 
 _NONE_RANK = 0
 
+# Actions that restrict what the customer can do (vs. step-up, support outreach).
+RESTRICTING_ACTIONS = frozenset({"force_password_reset", "disable_payment_features"})
+
 
 def decide(
     *,
@@ -86,6 +99,9 @@ def decide(
     event_ts: float,
     rule_hits: Sequence[tuple[Severity, float, Reason]],
     anomaly: AnomalyResult | None,
+    actions: Sequence[str] = (),
+    queue: str | None = None,
+    learn_input: dict[str, float] | None = None,
 ) -> Decision:
     """Combine rule hits and the anomaly result into one decision.
 
@@ -121,4 +137,7 @@ def decide(
         anomaly_score=anomaly_score,
         rule_ids=rule_ids,
         reasons=reasons,
+        actions=list(dict.fromkeys(actions)),
+        queue=queue,
+        learn_input=learn_input,
     )

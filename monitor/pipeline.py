@@ -59,11 +59,12 @@ class PartitionPipeline:
         if state is None:
             state = self.accounts[event.account_id] = AccountState()
         features = extract(state, event)
+        fired = [h for h in self.rules.evaluate(features) if h.rule.spec.mode == "active"]
         hits: list[tuple[Severity, float, Reason]] = [
-            (h.rule.spec.severity, h.rule.spec.score, h.reason)
-            for h in self.rules.evaluate(features)
-            if h.rule.spec.mode == "active"
+            (h.rule.spec.severity, h.rule.spec.score, h.reason) for h in fired
         ]
+        queues = [h.rule.spec for h in fired if h.rule.spec.queue]
+        queue = max(queues, key=lambda s: SEVERITY_RANK[s.severity]).queue if queues else None
         skew = event.epoch - self.clock()
         if skew > self.max_future_skew_s:
             hits.append(
@@ -83,6 +84,8 @@ class PartitionPipeline:
             event_type=event.type,
             event_ts=event.epoch,
             rule_hits=hits,
+            actions=[a for h in fired for a in h.rule.spec.actions],
+            queue=queue,
             # an event a severe rule caught is an attack: the model must not learn it
             anomaly=self.detector.score(
                 features, learn=all(SEVERITY_RANK[h[0]] < _HIGH for h in hits)

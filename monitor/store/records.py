@@ -26,5 +26,8 @@ class AlertRecord(msgspec.Struct, frozen=True):
     severity: str
     rule_ids: list[str]
     reasons: list[Reason]
+    actions: list[str]
+    queue: str | None
+    learn_input: dict[str, float] | None
     partition: int | None
     offset: int | None

@@ -133,6 +133,9 @@ class AlertStore:
                 "severity_rank": SEVERITY_RANK[d.severity],
                 "rule_ids": list(d.rule_ids),
                 "reasons": msgspec.to_builtins(d.reasons),
+                "actions": list(d.actions),
+                "queue": d.queue,
+                "learn_input": d.learn_input,
                 "kafka_partition": partition,
                 "kafka_offset": offset,
             }
@@ -238,6 +241,9 @@ def _record(row: sa.Row[Any]) -> AlertRecord:
         severity=row.severity,
         rule_ids=list(row.rule_ids),
         reasons=msgspec.convert(row.reasons, list[Reason]),
+        actions=list(row.actions),
+        queue=row.queue,
+        learn_input=row.learn_input,
         partition=row.kafka_partition,
         offset=row.kafka_offset,
     )

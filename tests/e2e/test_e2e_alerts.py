@@ -73,6 +73,8 @@ async def test_events_become_alerts_in_the_api(topics: Settings) -> None:
         drain = by_event["acct-victim-drain"]
         assert drain["severity"] == "critical"
         assert "security_change_then_transfer" in drain["rule_ids"]
+        assert drain["actions"][:2] == ["disable_payment_features", "force_password_reset"]
+        assert drain["queue"] == "account_security"
         assert any("after a security change" in r["text"] for r in drain["reasons"])
         assert "brute_force" in by_event["acct-victim-f6"]["rule_ids"]
         # the attacker's first attempt: a new device 12,000 km from the last login 1 h ago

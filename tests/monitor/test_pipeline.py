@@ -136,6 +136,13 @@ def test_account_takeover_sequence_is_critical_and_explained(rules):
     assert reason.values["new_payee"] is True
     assert reason.values["minutes_since_security_change"] == pytest.approx(2.0)
     assert transfer.event_type == "payment" and transfer.account_id == "victim"
+    assert transfer.actions[:3] == [
+        "disable_payment_features",
+        "force_password_reset",
+        "alert_support",
+    ]
+    assert transfer.queue == "account_security" and transfer.restricts
+    assert not change.restricts and change.actions == []
 
 
 def test_transfer_long_after_a_security_change_is_not_critical(rules):

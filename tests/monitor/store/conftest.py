@@ -44,6 +44,7 @@ def _make_decision(
     anomaly_score: float | None = None,
     rule_ids: Sequence[str] = ("velocity",),
     reasons: list[Reason] | None = None,
+    **extra: Any,
 ) -> Decision:
     if reasons is None:
         reasons = [Reason(code=f"rule:{r}", text=f"{r} fired", rule_id=r) for r in rule_ids]
@@ -57,6 +58,7 @@ def _make_decision(
         anomaly_score=anomaly_score,
         rule_ids=list(rule_ids),
         reasons=reasons,
+        **extra,
     )
 
 

@@ -40,6 +40,9 @@ def test_round_trip_keeps_every_field(store: AlertStore, make_decision: MakeDeci
         anomaly_score=0.9312,
         rule_ids=["velocity", "new_device"],
         reasons=reasons,
+        actions=["disable_payment_features", "alert_support"],
+        queue="account_security",
+        learn_input={"amount": 7.1, "new_device": 1.0},
     )
     before = datetime.now(UTC)
     assert store.save_decisions([d], positions=[(3, 12_345_678_901)]) == 1
@@ -59,6 +62,9 @@ def test_round_trip_keeps_every_field(store: AlertStore, make_decision: MakeDeci
         severity="critical",
         rule_ids=["velocity", "new_device"],
         reasons=reasons,
+        actions=["disable_payment_features", "alert_support"],
+        queue="account_security",
+        learn_input={"amount": 7.1, "new_device": 1.0},
         partition=3,
         offset=12_345_678_901,
     )
