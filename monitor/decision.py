@@ -47,6 +47,7 @@ class AnomalyResult(msgspec.Struct, frozen=True):
     threshold: float
     flagged: bool
     reason: Reason | None = None
+    inputs: dict[str, float] | None = None  # the model's input vector for this event
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,6 +65,9 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     # numeric features kept with the alert so a verdict days later can still teach the
     # supervised model (see monitor/detectors/verdicts.py)
     learn_input: dict[str, float] | None = None
+    # too late to fold into the account's state (beyond the grace period): not decided,
+    # the stream routes the raw event to the late topic instead
+    late: bool = False
 
     @property
     def is_alert(self) -> bool:

@@ -7,15 +7,17 @@ swapping it is one assignment.
 
 >>> from monitor.events import decode
 >>> from monitor.ruleset import load_rules
+>>> from monitor.testing import login
 >>> pipe = PartitionPipeline(partition=0, rules=load_rules("rules"), clock=lambda: 1.9e9,
 ...                          anomaly_warmup=10_000)
 >>> for i in range(7):
-...     d = pipe.process(decode(('{"event_id":"e%d","type":"login","account_id":"a1",'
-...         '"ts":"2026-01-01T00:0%d:00Z","success":false,"method":"password"}' % (i, i)).encode()))
+...     d = pipe.process(decode(login("a1", f"2026-01-01T00:0{i}:00Z", success=False)))
 >>> d.severity, d.rule_ids, d.reasons[0].text
 ('medium', ['brute_force'], '7 failed logins in 10 minutes')
 >>> len(pipe.accounts)
 1
+>>> pipe.process(decode(login("a1", "2025-12-31T23:00:00Z"))).late   # an hour behind
+True
 """
 
 from __future__ import annotations
@@ -34,7 +36,13 @@ _HIGH = SEVERITY_RANK["high"]
 
 
 class PartitionPipeline:
-    """Features + anomaly model + rules for the accounts of one partition."""
+    """Features + anomaly model + rules for the accounts of one partition.
+
+    ``grace_s``: an event older than its account's newest event by more than this is
+    *late*: it is not folded into state (it would corrupt windows already used) and
+    comes back with ``late=True`` for the stream to keep on the late topic.
+    ``account_ttl_s``: accounts idle (in event time) this long are forgotten.
+    """
 
     def __init__(
         self,
@@ -44,29 +52,53 @@ class PartitionPipeline:
         clock: Clock = time.time,
         anomaly_warmup: int = 500,
         anomaly_quantile: float = 0.995,
+        anomaly_learn_every: int = 4,
         max_future_skew_s: float = 300.0,
+        grace_s: float = 300.0,
+        account_ttl_s: float = 90 * 86400.0,
         seed: int | None = 42,
     ) -> None:
         self.partition = partition
         self.rules = rules
         self.clock = clock
         self.max_future_skew_s = max_future_skew_s
+        self.grace_s = grace_s
+        self.account_ttl_s = account_ttl_s
+        # insertion order = least recently active first (moved to the end on each event)
         self.accounts: dict[str, AccountState] = {}
-        self.detector = AnomalyDetector(warmup=anomaly_warmup, q=anomaly_quantile, seed=seed)
+        self.watermark = 0.0  # newest event time seen in this partition
+        self.late_events = 0
+        self.expired_accounts = 0
+        self.detector = AnomalyDetector(
+            warmup=anomaly_warmup, q=anomaly_quantile, learn_every=anomaly_learn_every, seed=seed
+        )
 
     def process(self, event: Event) -> Decision:
-        state = self.accounts.get(event.account_id)
+        ts = event.epoch
+        accounts = self.accounts
+        state = accounts.pop(event.account_id, None)
         if state is None:
-            state = self.accounts[event.account_id] = AccountState()
-        features = extract(state, event)
+            state = AccountState()
+        accounts[event.account_id] = state
+        if state.events and ts < state.last_ts - self.grace_s:
+            self.late_events += 1
+            return _late(event, ts, state.last_ts)
+
+        future = ts - self.clock() > self.max_future_skew_s
+        features = extract(state, event, ts)
+        if not future:  # a clock far ahead must not make the account's next events "late"
+            if ts > state.last_ts:
+                state.last_ts = ts
+            if ts > self.watermark:
+                self.watermark = ts
+                self._expire()
+
         fired = [h for h in self.rules.evaluate(features) if h.rule.spec.mode == "active"]
         hits: list[tuple[Severity, float, Reason]] = [
             (h.rule.spec.severity, h.rule.spec.score, h.reason) for h in fired
         ]
-        queues = [h.rule.spec for h in fired if h.rule.spec.queue]
-        queue = max(queues, key=lambda s: SEVERITY_RANK[s.severity]).queue if queues else None
-        skew = event.epoch - self.clock()
-        if skew > self.max_future_skew_s:
+        if future:
+            skew = ts - self.clock()
             hits.append(
                 (
                     "low",
@@ -78,16 +110,50 @@ class PartitionPipeline:
                     ),
                 )
             )
+        queues = [h.rule.spec for h in fired if h.rule.spec.queue]
+        # an event a severe rule caught is an attack: the model must not learn it
+        severe = any(SEVERITY_RANK[h[0]] >= _HIGH for h in hits)
+        anomaly = self.detector.score(features, learn=not severe)
         return decide(
             event_id=event.event_id,
             account_id=event.account_id,
             event_type=event.type,
-            event_ts=event.epoch,
+            event_ts=ts,
             rule_hits=hits,
+            anomaly=anomaly,
             actions=[a for h in fired for a in h.rule.spec.actions],
-            queue=queue,
-            # an event a severe rule caught is an attack: the model must not learn it
-            anomaly=self.detector.score(
-                features, learn=all(SEVERITY_RANK[h[0]] < _HIGH for h in hits)
-            ),
+            queue=max(queues, key=lambda s: SEVERITY_RANK[s.severity]).queue if queues else None,
         )
+
+    def _expire(self) -> None:
+        """Forget accounts idle longer than the TTL: the oldest are first in the dict."""
+        cutoff = self.watermark - self.account_ttl_s
+        accounts = self.accounts
+        for _ in range(4):  # a few per event: amortised, never a long pause
+            oldest = next(iter(accounts), None)
+            if oldest is None or accounts[oldest].last_ts >= cutoff:
+                return
+            del accounts[oldest]
+            self.expired_accounts += 1
+
+
+def _late(event: Event, ts: float, newest: float) -> Decision:
+    behind = (newest - ts) / 60.0
+    return Decision(
+        event_id=event.event_id,
+        account_id=event.account_id,
+        event_type=event.type,
+        event_ts=ts,
+        severity="none",
+        score=0.0,
+        anomaly_score=None,
+        rule_ids=[],
+        reasons=[
+            Reason(
+                code="late_event",
+                text=f"arrived {behind:,.0f} min behind the account's newest event",
+                values={"behind_s": round(newest - ts, 1)},
+            )
+        ],
+        late=True,
+    )

@@ -4,21 +4,25 @@ an adaptive quantile threshold, a warm-up, and an explanation in plain words.
 The model never learns from an event it flags (river's ``protect_anomaly_detector``),
 so an attacker cannot teach it that draining transfers are normal.
 
->>> det = AnomalyDetector(warmup=0, q=0.9, seed=1)
+>>> det = AnomalyDetector(warmup=0, q=0.9, learn_every=1, seed=1)
 >>> feats = {"type": "login", "new_device": False, "new_ip": False, "new_country": False,
 ...          "distance_km": 1.0, "speed_kmh": 1.0, "failed_logins_10m": 0, "success": True,
-...          "minutes_since_security_change": 1e9, "prev_city": "Shanghai"}
+...          "minutes_since_security_change": 1e9, "prev_city": "Shanghai",
+...          "method_changed": False, "city": "Shanghai", "minutes_since_prev_location": 40.0}
 >>> for _ in range(600):
 ...     _ = det.score(feats)
 >>> det.score(feats).flagged
 False
 >>> odd = dict(feats, new_device=True, new_ip=True, new_country=True, distance_km=8200.0,
-...            speed_kmh=12000.0, failed_logins_10m=6)
+...            speed_kmh=12000.0, failed_logins_10m=6, city="Lagos")
 >>> r = det.score(odd)
 >>> r.flagged, r.score > 0.5
 (True, True)
->>> print(r.reason.text)
-Unusual login: new device; new country; 8,200 km from Shanghai; 6 failed logins in 10 min
+>>> print(r.reason.text.replace("; ", "\\n"))
+Unusual login: login from Lagos, 8,200 km from Shanghai 40 min ago
+new device
+new country
+6 failed logins in 10 min
 """
 
 from __future__ import annotations
@@ -31,71 +35,111 @@ from river import anomaly
 
 from monitor.decision import AnomalyResult, Reason
 
-# Model inputs per event type: name -> (transform of the feature dict, (low, high)).
-# Fixed limits instead of an adaptive scaler: an attacker cannot stretch the scale, and
-# Half-Space Trees with ``limits`` skip the scaler's per-event cost.
-Transform = Callable[[Mapping[str, Any]], float]
+# Model inputs per event type, each in fixed limits. Fixed limits instead of an adaptive
+# scaler: an attacker cannot stretch the scale, and Half-Space Trees with ``limits`` skip
+# the scaler's per-event cost. One plain function per type builds the vector: ~2x faster
+# than a table of per-feature lambdas (measured in the profile of ``vigil bench``).
+_log1p = math.log1p
+_B = (0.0, 1.0)
 
 
-def _flag(name: str) -> Transform:
-    return lambda f: 1.0 if f.get(name) else 0.0
+def _common(f: Mapping[str, Any]) -> dict[Hashable, float]:
+    return {
+        "new_device": 1.0 if f["new_device"] else 0.0,
+        "new_ip": 1.0 if f["new_ip"] else 0.0,
+        "new_country": 1.0 if f["new_country"] else 0.0,
+        "distance": _log1p(f["distance_km"]),
+        "speed": _log1p(f["speed_kmh"]),
+        "since_change": math.log10(1.0 + min(f["minutes_since_security_change"], 1e6)),
+    }
 
 
-def _log(name: str) -> Transform:
-    return lambda f: math.log1p(max(0.0, float(f.get(name) or 0.0)))
+def _login(f: Mapping[str, Any]) -> dict[Hashable, float]:
+    x = _common(f)
+    x["failed_logins"] = min(f["failed_logins_10m"], 20)
+    x["failed"] = 0.0 if f["success"] else 1.0
+    x["method_changed"] = 1.0 if f["method_changed"] else 0.0
+    return x
 
 
-def _clip(name: str, hi: float) -> Transform:
-    return lambda f: min(float(f.get(name) or 0.0), hi)
+def _payment(f: Mapping[str, Any]) -> dict[Hashable, float]:
+    x = _common(f)
+    x["vs_median"] = _log1p(min(f["amount_vs_median"], 2980.0))
+    x["amount"] = _log1p(f["amount"])
+    x["new_payee"] = 1.0 if f["new_payee"] else 0.0
+    x["outflow"] = 0.0 if f["kind"] == "purchase" else 1.0
+    x["large_outflows"] = min(f["large_outflows_1h"], 10)
+    x["failed_payments"] = min(f["failed_payments_10m"], 30)
+    return x
 
 
-def _since_change(f: Mapping[str, Any]) -> float:
-    return math.log10(1.0 + min(f.get("minutes_since_security_change", 1e9), 1e6))
+def _topup(f: Mapping[str, Any]) -> dict[Hashable, float]:
+    x = _common(f)
+    x["amount"] = _log1p(f["amount"])
+    x["new_source"] = 1.0 if f["new_source"] else 0.0
+    x["failed_topups"] = min(f["failed_topups_24h"], 20)
+    return x
 
 
-_COMMON: dict[str, tuple[Transform, tuple[float, float]]] = {
-    "new_device": (_flag("new_device"), (0.0, 1.0)),
-    "new_ip": (_flag("new_ip"), (0.0, 1.0)),
-    "new_country": (_flag("new_country"), (0.0, 1.0)),
-    "distance": (_log("distance_km"), (0.0, 10.0)),
-    "speed": (_log("speed_kmh"), (0.0, 12.0)),
-    "since_change": (_since_change, (0.0, 6.0)),
+def _security(f: Mapping[str, Any]) -> dict[Hashable, float]:
+    x = _common(f)
+    x["resets"] = min(f["reset_requests_1h"], 20)
+    return x
+
+
+_COMMON_LIMITS = {
+    "new_device": _B,
+    "new_ip": _B,
+    "new_country": _B,
+    "distance": (0.0, 10.0),
+    "speed": (0.0, 12.0),
+    "since_change": (0.0, 6.0),
 }
-INPUTS: dict[str, dict[str, tuple[Transform, tuple[float, float]]]] = {
-    "login": {
-        **_COMMON,
-        "failed_logins": (_clip("failed_logins_10m", 20.0), (0.0, 20.0)),
-        "failed": (lambda f: 0.0 if f.get("success") else 1.0, (0.0, 1.0)),
-    },
+VECTORS: dict[str, Callable[[Mapping[str, Any]], dict[Hashable, float]]] = {
+    "login": _login,
+    "payment": _payment,
+    "topup": _topup,
+    "security": _security,
+}
+LIMITS: dict[str, dict[Hashable, tuple[float, float]]] = {
+    "login": {**_COMMON_LIMITS, "failed_logins": (0.0, 20.0), "failed": _B, "method_changed": _B},
     "payment": {
-        **_COMMON,
-        "amount": (_log("amount"), (0.0, 14.0)),
-        "amount_z": (lambda f: max(-5.0, min(f.get("amount_z", 0.0), 25.0)), (-5.0, 25.0)),
-        "new_payee": (_flag("new_payee"), (0.0, 1.0)),
-        "failed_payments": (_clip("failed_payments_10m", 30.0), (0.0, 30.0)),
+        **_COMMON_LIMITS,
+        "vs_median": (0.0, 8.0),
+        "amount": (0.0, 14.0),
+        "new_payee": _B,
+        "outflow": _B,
+        "large_outflows": (0.0, 10.0),
+        "failed_payments": (0.0, 30.0),
     },
-    "topup": {**_COMMON, "amount": (_log("amount"), (0.0, 14.0))},
-    "security": dict(_COMMON),
+    "topup": {
+        **_COMMON_LIMITS,
+        "amount": (0.0, 14.0),
+        "new_source": _B,
+        "failed_topups": (0.0, 20.0),
+    },
+    "security": {**_COMMON_LIMITS, "resets": (0.0, 20.0)},
 }
+
+
+def vector(features: Mapping[str, Any]) -> dict[Hashable, float]:
+    """The numeric model input for one event's features (also what verdicts learn from)."""
+    return VECTORS[features["type"]](features)
 
 
 class _TypeModel:
     """Half-Space Trees behind river's ``QuantileFilter`` for one event type."""
 
     def __init__(self, event_type: str, q: float, seed: int | None) -> None:
-        self.event_type = event_type  # the transforms are looked up, not stored: picklable
-        limits: dict[Hashable, tuple[float, float]] = {
-            name: lim for name, (_, lim) in INPUTS[event_type].items()
-        }
+        self.event_type = event_type  # the vector function is looked up: picklable
+        limits = LIMITS[event_type]
         self.filter = anomaly.QuantileFilter(
             anomaly.HalfSpaceTrees(n_trees=10, height=8, window_size=250, limits=limits, seed=seed),
             q=q,
             protect_anomaly_detector=True,
         )
         self.learned = 0
-
-    def vector(self, features: Mapping[str, Any]) -> dict[Hashable, float]:
-        return {name: fn(features) for name, (fn, _) in INPUTS[self.event_type].items()}
+        self.seen = 0
 
 
 class AnomalyDetector:
@@ -103,14 +147,23 @@ class AnomalyDetector:
     unless it was flagged. State is per instance: one per partition.
 
     ``q`` is the score quantile above which an event is flagged, ``floor`` the lowest
-    score that may ever flag, ``warmup`` the events a model must learn first."""
+    score that may ever flag, ``warmup`` the events a model learns before it may flag.
+    After the warm-up it learns one in ``learn_every`` unflagged events: the model
+    describes the population, and a uniform sample describes it as well at a fraction
+    of the cost (learning is ~half of the model's time)."""
 
     def __init__(
-        self, warmup: int = 500, q: float = 0.995, floor: float = 0.5, seed: int | None = 42
+        self,
+        warmup: int = 500,
+        q: float = 0.995,
+        floor: float = 0.5,
+        learn_every: int = 4,
+        seed: int | None = 42,
     ) -> None:
         self.warmup = warmup
         self.q = q
         self.floor = floor
+        self.learn_every = learn_every
         self.seed = seed
         self._models: dict[str, _TypeModel] = {}
 
@@ -121,53 +174,82 @@ class AnomalyDetector:
         model = self._models.get(event_type)
         if model is None:
             model = self._models[event_type] = _TypeModel(event_type, self.q, self.seed)
-        x = model.vector(features)
+        x = VECTORS[event_type](features)
         qf = model.filter
         score = qf.score_one(x)
         # river's QuantileFilter reads a quantile of 0.0 as "no threshold yet"; we use
         # the quantile as is, with a floor so a flat score history does not flag all.
         quantile = qf.quantile.get()
         threshold = math.inf if quantile is None else max(quantile, self.floor)
-        warm = model.learned >= self.warmup
-        flagged = warm and score >= threshold
+        model.seen += 1
+        warming = model.learned < self.warmup
+        flagged = not warming and score >= threshold
         # QuantileFilter.learn_one would score the event a second time; we already
         # have the score, so apply its rule directly: learn only what is not flagged.
-        if learn and not flagged:
+        if learn and not flagged and (warming or model.seen % self.learn_every == 0):
             qf.anomaly_detector.learn_one(x)
             model.learned += 1
         qf.quantile.update(score)
         reason = explain(features) if flagged else None
-        return AnomalyResult(score=score, threshold=threshold, flagged=flagged, reason=reason)
+        return AnomalyResult(
+            score=score,
+            threshold=threshold,
+            flagged=flagged,
+            reason=reason,
+            inputs=x,  # type: ignore[arg-type]  # Hashable keys are str here
+        )
 
 
 def explain(f: Mapping[str, Any]) -> Reason:
-    """Words for what made an event unusual, with the values behind them."""
+    """Words for what made an event unusual, with the values behind them, e.g.
+    "login from Lagos, 12,226 km from Shanghai 40 min ago; new device"."""
     parts: list[str] = []
     values: dict[str, Any] = {}
+    if f.get("distance_km", 0.0) >= 300:
+        ago = f.get("minutes_since_prev_location", 1e9)
+        when = f" {_duration(ago)} ago" if ago < 1e8 else ""
+        where = f" from {f['prev_city']}" if f.get("prev_city") else ""
+        here = f" from {f['city']}" if f.get("city") else ""
+        parts.append(f"{f['type']}{here}, {f['distance_km']:,.0f} km{where}{when}")
+        values.update(
+            distance_km=round(f["distance_km"], 1),
+            city=f.get("city", ""),
+            prev_city=f.get("prev_city", ""),
+        )
     for name, text in (
         ("new_device", "new device"),
         ("new_country", "new country"),
         ("new_payee", "new payee"),
+        ("new_source", "new top-up source"),
     ):
         if f.get(name):
             parts.append(text)
             values[name] = True
-    if f.get("distance_km", 0.0) >= 300:
-        where = f" from {f['prev_city']}" if f.get("prev_city") else ""
-        parts.append(f"{f['distance_km']:,.0f} km{where}")
-        values["distance_km"] = round(f["distance_km"], 1)
-    amount_z = f.get("amount_z", 0.0)
-    if amount_z >= 3 or f.get("amount_ratio", 1.0) >= 5:
-        parts.append(
-            f"amount {f['amount']:,.2f} {f.get('currency', '')}".rstrip()
-            + f", usual ≈ {f['amount_mean']:,.0f}"
+    if f["type"] == "payment" and (
+        f.get("amount_vs_median", 1.0) >= 3 or f.get("amount_z", 0) >= 3
+    ):
+        usual = f"usual ≈ {f['amount_median']:,.0f}"
+        if f.get("amount_max_before"):
+            usual += f", largest before {f['amount_max_before']:,.0f}"
+        parts.append(f"{f['kind']} {f['amount']:,.2f} {f['currency']} ({usual})")
+        values.update(
+            amount=f["amount"],
+            amount_median=round(f["amount_median"], 2),
+            amount_max_before=round(f.get("amount_max_before", 0.0), 2),
         )
-        values.update(amount=f["amount"], amount_mean=round(f["amount_mean"], 2))
     if f.get("failed_logins_10m", 0) >= 3:
         parts.append(f"{f['failed_logins_10m']} failed logins in 10 min")
         values["failed_logins_10m"] = f["failed_logins_10m"]
     if f.get("minutes_since_security_change", 1e9) < 60:
-        parts.append(f"{f['minutes_since_security_change']:.0f} min after a security change")
+        parts.append(f"{_duration(f['minutes_since_security_change'])} after a security change")
         values["minutes_since_security_change"] = round(f["minutes_since_security_change"], 1)
     detail = "; ".join(parts) or "unusual combination of features for this event type"
     return Reason(code="anomaly", text=f"Unusual {f['type']}: {detail}", values=values)
+
+
+def _duration(minutes: float) -> str:
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.0f} h"
+    return f"{minutes / 1440:.0f} days"

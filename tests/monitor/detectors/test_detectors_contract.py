@@ -14,7 +14,7 @@ import pytest
 
 from monitor.decision import AnomalyResult
 from monitor.detectors import AnomalyDetector, explain
-from monitor.detectors.anomaly import INPUTS
+from monitor.detectors.anomaly import LIMITS, VECTORS
 
 Features = dict[str, Any]
 NEVER = 1e9
@@ -29,14 +29,20 @@ def _common(rng: random.Random) -> Features:
         "speed_kmh": rng.uniform(0.0, 30.0),
         "prev_city": "Shanghai",
         "minutes_since_security_change": NEVER,
+        "minutes_since_prev_location": rng.uniform(30.0, 600.0),
         "country": "CN",
+        "city": "Shanghai",
     }
 
 
 def normal(event_type: str, rng: random.Random) -> Features:
     f = {"type": event_type, **_common(rng)}
     if event_type == "login":
-        f.update(success=rng.random() > 0.03, failed_logins_10m=rng.choice((0, 0, 0, 1)))
+        f.update(
+            success=rng.random() > 0.03,
+            failed_logins_10m=rng.choice((0, 0, 0, 1)),
+            method_changed=False,
+        )
     elif event_type == "payment":
         amount = rng.uniform(40.0, 160.0)
         f.update(
@@ -45,29 +51,41 @@ def normal(event_type: str, rng: random.Random) -> Features:
             amount_std=30.0,
             amount_z=(amount - 100.0) / 30.0,
             amount_ratio=amount / 100.0,
+            amount_median=100.0,
+            amount_vs_median=amount / 100.0,
+            amount_max_before=200.0,
             currency="CNY",
+            kind="purchase",
             new_payee=rng.random() < 0.05,
             failed_payments_10m=0,
+            large_outflows_1h=0,
         )
     elif event_type == "topup":
         amount = rng.uniform(100.0, 500.0)
-        f.update(amount=amount, amount_mean=300.0, amount_z=0.0, amount_ratio=amount / 300.0)
+        f.update(amount=amount, new_source=False, failed_topups_24h=0)
+    else:
+        f.update(reset_requests_1h=0)
     return f
 
 
 OUTLIER_EXTRA: dict[str, Features] = {
-    "login": {"success": True, "failed_logins_10m": 6},
+    "login": {"success": True, "failed_logins_10m": 6, "method_changed": True},
     "payment": {
         "amount": 25_000.0,
         "amount_mean": 100.0,
         "amount_z": 20.0,
         "amount_ratio": 250.0,
+        "amount_median": 100.0,
+        "amount_vs_median": 250.0,
+        "amount_max_before": 200.0,
         "currency": "CNY",
+        "kind": "transfer",
         "new_payee": True,
         "failed_payments_10m": 4,
+        "large_outflows_1h": 3,
     },
-    "topup": {"amount": 900_000.0, "amount_mean": 300.0, "amount_z": 0.0, "amount_ratio": 3000},
-    "security": {},
+    "topup": {"amount": 900_000.0, "new_source": True, "failed_topups_24h": 3},
+    "security": {"reset_requests_1h": 4},
 }
 
 
@@ -81,7 +99,9 @@ def outlier(event_type: str) -> Features:
         "speed_kmh": 12_300.0,
         "prev_city": "Shanghai",
         "minutes_since_security_change": 4.0,
+        "minutes_since_prev_location": 40.0,
         "country": "NG",
+        "city": "Lagos",
         **OUTLIER_EXTRA[event_type],
     }
 
@@ -106,7 +126,7 @@ def river_state_size(det: AnomalyDetector) -> int:
     return len(pickle.dumps({t: (m.filter, m.learned) for t, m in det._models.items()}))
 
 
-EVENT_TYPES = sorted(INPUTS)
+EVENT_TYPES = sorted(VECTORS)
 parametrize_types = pytest.mark.parametrize("event_type", EVENT_TYPES)
 
 
@@ -115,7 +135,7 @@ def trained() -> dict[str, AnomalyDetector]:
     """One detector per event type, warmed up on 800 normal events."""
     out = {}
     for event_type in EVENT_TYPES:
-        det = AnomalyDetector(warmup=300, q=0.99, seed=3)
+        det = AnomalyDetector(learn_every=1, warmup=300, q=0.99, seed=3)
         run(det, stream(event_type, 800))
         out[event_type] = det
     return out
@@ -150,15 +170,18 @@ def test_copied_detector_continues_identically(trained, event_type):
 @parametrize_types
 def test_same_seed_same_scores_and_seed_matters(event_type):
     events = [*stream(event_type, 400), outlier(event_type)]
-    a = run(AnomalyDetector(warmup=300, seed=5), events)
-    b = run(AnomalyDetector(warmup=300, seed=5), events)
-    c = run(AnomalyDetector(warmup=300, seed=6), events)
+    a = run(AnomalyDetector(learn_every=1, warmup=300, seed=5), events)
+    b = run(AnomalyDetector(learn_every=1, warmup=300, seed=5), events)
+    c = run(AnomalyDetector(learn_every=1, warmup=300, seed=6), events)
     assert a == b
     assert [r.score for r in a] != [r.score for r in c]
 
 
 def test_models_are_per_event_type_and_per_instance():
-    a, b = AnomalyDetector(warmup=10_000, seed=1), AnomalyDetector(warmup=10_000, seed=1)
+    a, b = (
+        AnomalyDetector(learn_every=1, warmup=10_000, seed=1),
+        AnomalyDetector(learn_every=1, warmup=10_000, seed=1),
+    )
     run(a, stream("login", 300))
     run(a, stream("payment", 10))
     assert (learned(a, "login"), learned(a, "payment")) == (300, 10)
@@ -190,7 +213,7 @@ def test_explain_does_not_mutate_the_features(event_type):
 
 def test_memory_does_not_grow_with_the_stream():
     # HST keeps a fixed window and the quantile is a P² estimate: 10x the events, same size
-    det = AnomalyDetector(warmup=100, seed=1)
+    det = AnomalyDetector(learn_every=1, warmup=100, seed=1)
     events = stream("login", 20_000, seed=4)
     run(det, (next(events) for _ in range(2_000)))
     small = river_state_size(det)
@@ -204,7 +227,7 @@ def test_memory_does_not_grow_with_the_stream():
 
 @parametrize_types
 def test_nothing_is_flagged_during_warm_up(event_type):
-    det = AnomalyDetector(warmup=400, q=0.99, seed=3)
+    det = AnomalyDetector(learn_every=1, warmup=400, q=0.99, seed=3)
     events = list(stream(event_type, 400))
     for i in (260, 320, 399):  # obvious outliers, after HST's first window
         events[i] = outlier(event_type)
@@ -238,7 +261,7 @@ def test_an_attacker_cannot_teach_the_model_by_repetition(trained, event_type):
 
 
 def test_flat_scores_do_not_flag_everything():
-    det = AnomalyDetector(warmup=10, q=0.5, seed=1)
+    det = AnomalyDetector(learn_every=1, warmup=10, q=0.5, seed=1)
     same = normal("login", random.Random(1))
     results = run(det, [same] * 600)
     assert not any(r.flagged for r in results)
@@ -252,7 +275,8 @@ def test_flat_scores_do_not_flag_everything():
 def test_outlier_after_a_stable_stream_is_flagged_and_explained(trained, event_type):
     det = fresh_copy(trained, event_type)
     normal_results = run(det, stream(event_type, 200, seed=13))
-    assert sum(r.flagged for r in normal_results) <= 6  # q=0.99 -> about 2 in 200
+    # q=0.99 -> about 2 in 200; the P² quantile after 800 events is noisy: allow 5%
+    assert sum(r.flagged for r in normal_results) <= 10
     result = det.score(outlier(event_type))
     assert result.flagged
     assert result.score >= result.threshold >= 0.5
@@ -260,8 +284,10 @@ def test_outlier_after_a_stable_stream_is_flagged_and_explained(trained, event_t
     reason = result.reason
     assert reason is not None
     assert reason.code == "anomaly"
-    assert reason.text.startswith(f"Unusual {event_type}: new device; new country")
-    assert "8,200 km from Shanghai" in reason.text
+    assert reason.text.startswith(
+        f"Unusual {event_type}: {event_type} from Lagos, 8,200 km from Shanghai 40 min ago; "
+        "new device; new country"
+    )
     assert "4 min after a security change" in reason.text
     assert reason.values["new_device"] is True
     assert reason.values["distance_km"] == 8200.0
@@ -279,9 +305,10 @@ def test_unflagged_results_carry_no_reason(trained):
 def test_payment_explanation_names_amount_and_payee():
     reason = explain(outlier("payment"))
     assert "new payee" in reason.text
-    assert "amount 25,000.00 CNY, usual ≈ 100" in reason.text
+    assert "transfer 25,000.00 CNY (usual ≈ 100, largest before 200)" in reason.text
     assert reason.values["amount"] == 25_000.0
-    assert reason.values["amount_mean"] == 100.0
+    assert reason.values["amount_median"] == 100.0
+    assert reason.values["amount_max_before"] == 200.0
     assert reason.values["new_payee"] is True
 
 
@@ -302,6 +329,8 @@ def test_explanation_without_standout_features_says_so():
 def test_model_inputs_stay_inside_their_limits(event_type):
     # "never" (1e9 minutes) maps to log10(1 + 1e6) = 6.0000004, a hair over the 6.0 limit
     for features in (*stream(event_type, 50), outlier(event_type)):
-        for name, (fn, (low, high)) in INPUTS[event_type].items():
-            value = fn(features)
+        x = VECTORS[event_type](features)
+        assert set(x) == set(LIMITS[event_type])
+        for name, value in x.items():
+            low, high = LIMITS[event_type][name]
             assert low - 1e-6 <= value <= high + 1e-6, (name, value)
