@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     events_topic: str = "wallet.events"
     dlq_topic: str = "wallet.events.dlq"
+    late_topic: str = "wallet.events.late"
     labels_topic: str = "wallet.labels"
     consumer_group: str = "vigil"
     client_id: str = "vigil"
@@ -40,6 +41,13 @@ class Settings(BaseSettings):
     anomaly_warmup: int = Field(500, ge=0, description="events per model before it may flag")
     anomaly_quantile: float = Field(0.995, gt=0, lt=1)
     max_future_skew_s: float = Field(300.0, ge=0)
+    grace_s: float = Field(
+        300.0,
+        ge=0,
+        description="how far behind its account an event may arrive and still be folded into state",
+    )
+    account_ttl_days: float = Field(90.0, gt=0, description="idle accounts are forgotten")
+    anomaly_learn_every: int = Field(4, ge=1)
 
     # API
     api_host: str = "127.0.0.1"

@@ -30,6 +30,13 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.events_late = Counter(
+            "vigil_events_late",
+            "Events too far behind their account's newest event, kept "
+            "on the late topic instead of being decided",
+            ["type"],
+            registry=r,
+        )
         self.processing_seconds = Histogram(
             "vigil_event_processing_seconds",
             "Pipeline time per event (features, models, rules, decision)",

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 import uvicorn
 from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import KafkaError
 
 from api.app import create_app
 from monitor.config import Settings
@@ -20,6 +21,7 @@ from monitor.metrics import Metrics
 from monitor.ruleset import RulePack, load_rules
 from monitor.store import AlertStore
 from monitor.stream.runner import StreamRunner
+from monitor.stream.topics import ensure_topics
 
 log = logging.getLogger("vigil")
 
@@ -79,6 +81,14 @@ async def serve(
     rules = rules or load_rules(settings.rules_dir)
     log.info("rule pack %s: %d rules from %s", rules.version, len(rules.rules), rules.source)
     metrics = Metrics()
+    try:  # side-output topics; a cluster that forbids creating them must have them already
+        await ensure_topics(
+            settings.kafka_bootstrap, {settings.dlq_topic: 1, settings.late_topic: 1}
+        )
+    except KafkaError as exc:
+        log.warning(
+            "could not check/create %s and %s: %s", settings.dlq_topic, settings.late_topic, exc
+        )
     runner = StreamRunner(settings, store, rules, metrics)
     client = AIOKafkaClient(bootstrap_servers=settings.kafka_bootstrap, client_id="vigil-health")
     await client.bootstrap()

@@ -23,7 +23,7 @@ from monitor.metrics import Metrics
 from monitor.pipeline import PartitionPipeline
 from monitor.ruleset import RulePack
 from monitor.store import AlertStore, StoreError
-from monitor.stream.dlq import dead_letter_headers
+from monitor.stream.dlq import dead_letter_headers, late_headers
 from monitor.stream.status import StreamStatus
 
 log = logging.getLogger("vigil.stream")
@@ -85,7 +85,10 @@ class StreamRunner:
                 clock=self.clock,
                 anomaly_warmup=s.anomaly_warmup,
                 anomaly_quantile=s.anomaly_quantile,
+                anomaly_learn_every=s.anomaly_learn_every,
                 max_future_skew_s=s.max_future_skew_s,
+                grace_s=s.grace_s,
+                account_ttl_s=s.account_ttl_days * 86400.0,
             )
         return pipe
 
@@ -142,8 +145,8 @@ class StreamRunner:
         s, m = self.settings, self.metrics
         alerts: list[Decision] = []
         positions: list[tuple[int, int]] = []
-        append_times: list[float] = []
-        dead_letters = []
+        append_times: list[float | None] = []  # one per decided event
+        side_outputs = []
         offsets: dict[TopicPartition, int] = {}
         consumed = m.events_consumed
         for tp, messages in batch.items():
@@ -152,7 +155,7 @@ class StreamRunner:
                 result = decode(msg.value, s.max_event_bytes)
                 if isinstance(result, DecodeError):
                     m.events_invalid.labels(reason=result.reason).inc()
-                    dead_letters.append(
+                    side_outputs.append(
                         await self.producer.send(
                             s.dlq_topic,
                             value=msg.value,
@@ -170,23 +173,41 @@ class StreamRunner:
                 t0 = time.perf_counter()
                 decision = pipe.process(result)
                 m.processing_seconds.observe(time.perf_counter() - t0)
+                if decision.late:
+                    m.events_late.labels(type=result.type).inc()
+                    behind = decision.reasons[0].values.get("behind_s", 0.0)
+                    side_outputs.append(
+                        await self.producer.send(
+                            s.late_topic,
+                            value=msg.value,
+                            key=msg.key,
+                            headers=late_headers(
+                                behind,
+                                topic=tp.topic,
+                                partition=tp.partition,
+                                offset=msg.offset,
+                                timestamp=msg.timestamp,
+                            ),
+                        )
+                    )
+                    continue
                 consumed.labels(type=result.type).inc()
                 if decision.is_alert:
                     alerts.append(decision)
                     positions.append((tp.partition, msg.offset))
-                if msg.timestamp is not None:
-                    append_times.append(msg.timestamp / 1000.0)
+                append_times.append(msg.timestamp / 1000.0 if msg.timestamp is not None else None)
             offsets[tp] = messages[-1].offset + 1
-        if dead_letters:
-            await asyncio.gather(*dead_letters)  # on the DLQ before we commit past them
-            self.status.dead_lettered += len(dead_letters)
+        if side_outputs:
+            # on the dead-letter/late topics before we commit past them
+            await asyncio.gather(*side_outputs)
         if alerts:
             await self._store(alerts, positions, stop)
         await self._commit(offsets)
         now = time.time()
         for appended in append_times:
-            m.decision_latency_seconds.observe(max(0.0, now - appended))
-        self.status.decided += sum(len(v) for v in batch.values()) - len(dead_letters)
+            if appended is not None:
+                m.decision_latency_seconds.observe(max(0.0, now - appended))
+        self.status.decided += len(append_times)
         m.batch_seconds.observe(time.perf_counter() - started)
 
     async def _store(

@@ -13,7 +13,6 @@ class StreamStatus:
     last_store_error: str = ""
     lag: dict[int, int] = field(default_factory=dict)
     decided: int = 0
-    dead_lettered: int = 0
     commits: int = 0
 
     @property

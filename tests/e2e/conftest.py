@@ -32,6 +32,7 @@ def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
         kafka_bootstrap=broker.bootstrap,
         events_topic=f"wallet.events.{tag}",
         dlq_topic=f"wallet.events.dlq.{tag}",
+        late_topic=f"wallet.events.late.{tag}",
         consumer_group=f"vigil-{tag}",
         database_url=f"sqlite:///{tmp_path / 'vigil.db'}",
         rules_dir=RULES_DIR,
