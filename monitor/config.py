@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     events_topic: str = "wallet.events"
     dlq_topic: str = "wallet.events.dlq"
     late_topic: str = "wallet.events.late"
+    verdicts_topic: str = "wallet.verdicts"
     labels_topic: str = "wallet.labels"
     consumer_group: str = "vigil"
     client_id: str = "vigil"
@@ -48,6 +49,12 @@ class Settings(BaseSettings):
     )
     account_ttl_days: float = Field(90.0, gt=0, description="idle accounts are forgotten")
     anomaly_learn_every: int = Field(4, ge=1)
+    verdict_min: int = Field(
+        20,
+        ge=2,
+        description="verdicts per event type (both outcomes) "
+        "before the supervised model takes part in decisions",
+    )
 
     # API
     api_host: str = "127.0.0.1"

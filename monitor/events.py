@@ -31,7 +31,9 @@ __all__ = [
     "Payment",
     "Security",
     "Topup",
+    "Verdict",
     "decode",
+    "decode_verdict",
     "encode",
 ]
 
@@ -142,6 +144,38 @@ def decode(raw: bytes | None, max_bytes: int = DEFAULT_MAX_BYTES) -> Event | Dec
             return DecodeError("invalid_utf8", str(exc))
     try:
         return _decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        return DecodeError("schema", str(exc))
+    except msgspec.DecodeError as exc:
+        return DecodeError("invalid_json", str(exc))
+
+
+class Verdict(msgspec.Struct, frozen=True):
+    """A support verdict on an alert, on topic ``wallet.verdicts`` (key = account_id)."""
+
+    alert_id: Id
+    account_id: Id
+    verdict: Literal["fraud", "legitimate", "inconclusive"]
+    ts: Timestamp
+    note: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+
+
+_verdict_decoder = msgspec.json.Decoder(Verdict)
+
+
+def decode_verdict(raw: bytes | None, max_bytes: int = DEFAULT_MAX_BYTES) -> Verdict | DecodeError:
+    """Decode a verdict message, or say why not (same reasons as :func:`decode`).
+
+    >>> decode_verdict(b'{"alert_id":"al_1","account_id":"a","verdict":"fraud",'
+    ...                b'"ts":"2026-01-02T00:00:00Z"}').verdict
+    'fraud'
+    >>> decode_verdict(b'{"alert_id":"al_1","verdict":"maybe"}').reason
+    'schema'
+    """
+    if raw is None or len(raw) > max_bytes:
+        return DecodeError("too_large" if raw else "invalid_json", "empty or oversized verdict")
+    try:
+        return _verdict_decoder.decode(raw)
     except msgspec.ValidationError as exc:
         return DecodeError("schema", str(exc))
     except msgspec.DecodeError as exc:

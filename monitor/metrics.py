@@ -37,6 +37,13 @@ class Metrics:
             ["type"],
             registry=r,
         )
+        self.verdicts = Counter(
+            "vigil_verdicts",
+            "Support verdicts consumed, by outcome (learned, unknown_alert, "
+            "no_input, inconclusive)",
+            ["outcome"],
+            registry=r,
+        )
         self.processing_seconds = Histogram(
             "vigil_event_processing_seconds",
             "Pipeline time per event (features, models, rules, decision)",

@@ -25,8 +25,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from monitor.decision import SEVERITY_RANK, Decision, Reason, Severity, decide
-from monitor.detectors import AnomalyDetector
+import msgspec
+
+from monitor.decision import SEVERITY_RANK, AnomalyResult, Decision, Reason, Severity, decide
+from monitor.detectors import AnomalyDetector, VerdictLearner
 from monitor.events import Event
 from monitor.features import AccountState, extract
 from monitor.ruleset import RulePack
@@ -56,6 +58,8 @@ class PartitionPipeline:
         max_future_skew_s: float = 300.0,
         grace_s: float = 300.0,
         account_ttl_s: float = 90 * 86400.0,
+        verdict_min: int = 20,
+        verdict_watch: float = 0.3,
         seed: int | None = 42,
     ) -> None:
         self.partition = partition
@@ -72,6 +76,8 @@ class PartitionPipeline:
         self.detector = AnomalyDetector(
             warmup=anomaly_warmup, q=anomaly_quantile, learn_every=anomaly_learn_every, seed=seed
         )
+        self.verdicts = VerdictLearner(min_verdicts=verdict_min)
+        self.verdict_watch = verdict_watch  # anomaly score above which verdicts are asked
 
     def process(self, event: Event) -> Decision:
         ts = event.epoch
@@ -114,6 +120,8 @@ class PartitionPipeline:
         # an event a severe rule caught is an attack: the model must not learn it
         severe = any(SEVERITY_RANK[h[0]] >= _HIGH for h in hits)
         anomaly = self.detector.score(features, learn=not severe)
+        if hits or anomaly.score >= self.verdict_watch:  # rare: keeps the hot path cheap
+            anomaly = self._apply_verdicts(event.type, anomaly, hits, severe)
         return decide(
             event_id=event.event_id,
             account_id=event.account_id,
@@ -123,7 +131,43 @@ class PartitionPipeline:
             anomaly=anomaly,
             actions=[a for h in fired for a in h.rule.spec.actions],
             queue=max(queues, key=lambda s: SEVERITY_RANK[s.severity]).queue if queues else None,
+            learn_input=anomaly.inputs,
         )
+
+    def _apply_verdicts(
+        self,
+        event_type: str,
+        anomaly: AnomalyResult,
+        hits: list[tuple[Severity, float, Reason]],
+        severe: bool,
+    ) -> AnomalyResult:
+        """Combine what support confirmed before with this event: an event that looks
+        like confirmed fraud becomes a medium alert; a model-only outlier that looks like
+        alerts confirmed legitimate is not raised."""
+        if anomaly.inputs is None:
+            return anomaly
+        p = self.verdicts.probability(event_type, anomaly.inputs)
+        if p is None:
+            return anomaly
+        if p >= 0.8 and not severe:
+            hits.append(
+                (
+                    "medium",
+                    round(p, 4),
+                    Reason(
+                        code="verdicts",
+                        text=f"resembles alerts support confirmed as fraud (p={p:.2f})",
+                        values={"p_fraud": round(p, 3)},
+                    ),
+                )
+            )
+        elif p <= 0.1 and not hits and anomaly.flagged:
+            return msgspec.structs.replace(anomaly, flagged=False, reason=None)
+        return anomaly
+
+    def learn_verdict(self, event_type: str, inputs: dict[str, float], fraud: bool) -> None:
+        """Teach the supervised model a support verdict on an earlier alert."""
+        self.verdicts.learn(event_type, inputs, fraud)
 
     def _expire(self) -> None:
         """Forget accounts idle longer than the TTL: the oldest are first in the dict."""

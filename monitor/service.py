@@ -21,7 +21,7 @@ from monitor.metrics import Metrics
 from monitor.ruleset import RulePack, load_rules
 from monitor.store import AlertStore
 from monitor.stream.runner import StreamRunner
-from monitor.stream.topics import ensure_topics
+from monitor.stream.topics import ensure_topics, partition_count
 
 log = logging.getLogger("vigil")
 
@@ -81,9 +81,16 @@ async def serve(
     rules = rules or load_rules(settings.rules_dir)
     log.info("rule pack %s: %d rules from %s", rules.version, len(rules.rules), rules.source)
     metrics = Metrics()
-    try:  # side-output topics; a cluster that forbids creating them must have them already
+    try:  # side topics; a cluster that forbids creating them must have them already
+        partitions = await partition_count(settings.kafka_bootstrap, settings.events_topic)
         await ensure_topics(
-            settings.kafka_bootstrap, {settings.dlq_topic: 1, settings.late_topic: 1}
+            settings.kafka_bootstrap,
+            {
+                settings.dlq_topic: 1,
+                settings.late_topic: 1,
+                # co-partitioned with the events: a verdict reaches its account's owner
+                settings.verdicts_topic: partitions or settings.topic_partitions,
+            },
         )
     except KafkaError as exc:
         log.warning(

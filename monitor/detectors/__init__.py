@@ -1,5 +1,6 @@
 """Detectors: river anomaly models wrapped with thresholds and explanations."""
 
 from monitor.detectors.anomaly import AnomalyDetector, explain
+from monitor.detectors.verdicts import VerdictLearner
 
-__all__ = ["AnomalyDetector", "explain"]
+__all__ = ["AnomalyDetector", "VerdictLearner", "explain"]

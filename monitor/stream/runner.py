@@ -14,11 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from monitor.config import Settings
 from monitor.decision import Decision
-from monitor.events import DecodeError, decode
+from monitor.events import DecodeError, Verdict, decode, decode_verdict
 from monitor.metrics import Metrics
 from monitor.pipeline import PartitionPipeline
 from monitor.ruleset import RulePack
@@ -38,14 +39,18 @@ class _Rebalance(ConsumerRebalanceListener):
     async def on_partitions_revoked(self, revoked: Any) -> None:
         # Wait for the in-flight batch to be stored and committed before giving
         # partitions away, then drop their state (a later issue checkpoints it).
+        events = self.runner.settings.events_topic
         async with self.runner.batch_lock:
             for tp in revoked:
-                self.runner.drop_partition(tp.partition)
+                if tp.topic == events:
+                    self.runner.drop_partition(tp.partition)
         self.runner.metrics.rebalances.labels(kind="revoked").inc()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
+        events = self.runner.settings.events_topic
         for tp in assigned:
-            self.runner.status.assigned.add(tp.partition)
+            if tp.topic == events:
+                self.runner.status.assigned.add(tp.partition)
         self.runner.metrics.partitions_assigned.set(len(self.runner.status.assigned))
         self.runner.metrics.rebalances.labels(kind="assigned").inc()
         log.info("assigned partitions %s", sorted(tp.partition for tp in assigned))
@@ -110,12 +115,17 @@ class StreamRunner:
             client_id=s.client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            # co-partitioning: verdicts partition p goes to the owner of events partition p
+            # (both keyed by account_id, same partition count)
+            partition_assignment_strategy=(RangePartitionAssignor,),
         )
         await self.producer.start()
         try:
             await self.consumer.start()
             try:
-                self.consumer.subscribe([s.events_topic], listener=_Rebalance(self))
+                self.consumer.subscribe(
+                    [s.events_topic, s.verdicts_topic], listener=_Rebalance(self)
+                )
                 self.status.started = True
                 await self._loop(stop)
             finally:
@@ -149,26 +159,24 @@ class StreamRunner:
         side_outputs = []
         offsets: dict[TopicPartition, int] = {}
         consumed = m.events_consumed
+        verdicts: list[tuple[int, Verdict]] = []
         for tp, messages in batch.items():
+            offsets[tp] = messages[-1].offset + 1
+            if tp.topic == s.verdicts_topic:
+                for msg in messages:
+                    verdict = decode_verdict(msg.value, s.max_event_bytes)
+                    if isinstance(verdict, DecodeError):
+                        m.events_invalid.labels(reason=verdict.reason).inc()
+                        side_outputs.append(await self._dead_letter(tp, msg, verdict))
+                    else:
+                        verdicts.append((tp.partition, verdict))
+                continue
             pipe = self.pipeline_for(tp.partition)
             for msg in messages:
                 result = decode(msg.value, s.max_event_bytes)
                 if isinstance(result, DecodeError):
                     m.events_invalid.labels(reason=result.reason).inc()
-                    side_outputs.append(
-                        await self.producer.send(
-                            s.dlq_topic,
-                            value=msg.value,
-                            key=msg.key,
-                            headers=dead_letter_headers(
-                                result,
-                                topic=tp.topic,
-                                partition=tp.partition,
-                                offset=msg.offset,
-                                timestamp=msg.timestamp,
-                            ),
-                        )
-                    )
+                    side_outputs.append(await self._dead_letter(tp, msg, result))
                     continue
                 t0 = time.perf_counter()
                 decision = pipe.process(result)
@@ -196,12 +204,13 @@ class StreamRunner:
                     alerts.append(decision)
                     positions.append((tp.partition, msg.offset))
                 append_times.append(msg.timestamp / 1000.0 if msg.timestamp is not None else None)
-            offsets[tp] = messages[-1].offset + 1
         if side_outputs:
             # on the dead-letter/late topics before we commit past them
             await asyncio.gather(*side_outputs)
         if alerts:
             await self._store(alerts, positions, stop)
+        if verdicts:
+            await self._learn_verdicts(verdicts)
         await self._commit(offsets)
         now = time.time()
         for appended in append_times:
@@ -209,6 +218,39 @@ class StreamRunner:
                 m.decision_latency_seconds.observe(max(0.0, now - appended))
         self.status.decided += len(append_times)
         m.batch_seconds.observe(time.perf_counter() - started)
+
+    async def _dead_letter(self, tp: TopicPartition, msg: Any, error: DecodeError) -> Any:
+        assert self.producer is not None
+        headers = dead_letter_headers(
+            error,
+            topic=tp.topic,
+            partition=tp.partition,
+            offset=msg.offset,
+            timestamp=msg.timestamp,
+        )
+        return await self.producer.send(
+            self.settings.dlq_topic, value=msg.value, key=msg.key, headers=headers
+        )
+
+    async def _learn_verdicts(self, verdicts: list[tuple[int, Verdict]]) -> None:
+        """Teach each verdict to its partition's supervised model, from the inputs kept
+        with the alert (so a verdict days later still teaches the right thing)."""
+        wanted = [v for v in verdicts if v[1].verdict != "inconclusive"]
+        self.metrics.verdicts.labels(outcome="inconclusive").inc(len(verdicts) - len(wanted))
+        records = await asyncio.to_thread(
+            lambda: [self.store.get_alert(v.alert_id) for _, v in wanted]
+        )
+        for (partition, verdict), record in zip(wanted, records, strict=True):
+            if record is None:
+                outcome = "unknown_alert"
+            elif not record.learn_input:
+                outcome = "no_input"
+            else:
+                self.pipeline_for(partition).learn_verdict(
+                    record.event_type, record.learn_input, verdict.verdict == "fraud"
+                )
+                outcome = "learned"
+            self.metrics.verdicts.labels(outcome=outcome).inc()
 
     async def _store(
         self, alerts: list[Decision], positions: list[tuple[int, int]], stop: asyncio.Event

@@ -28,3 +28,16 @@ async def ensure_topics(bootstrap: str, partitions: Mapping[str, int]) -> list[s
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+async def partition_count(bootstrap: str, topic: str) -> int | None:
+    """Partitions of ``topic``, or None if it does not exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="vigil-admin")
+    await admin.start()
+    try:
+        if topic not in set(await admin.list_topics()):
+            return None
+        (described,) = await admin.describe_topics([topic])
+        return len(described["partitions"])
+    finally:
+        await admin.close()

@@ -33,6 +33,7 @@ def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
         events_topic=f"wallet.events.{tag}",
         dlq_topic=f"wallet.events.dlq.{tag}",
         late_topic=f"wallet.events.late.{tag}",
+        verdicts_topic=f"wallet.verdicts.{tag}",
         consumer_group=f"vigil-{tag}",
         database_url=f"sqlite:///{tmp_path / 'vigil.db'}",
         rules_dir=RULES_DIR,
