@@ -87,7 +87,7 @@ def _security(f: Mapping[str, Any]) -> dict[Hashable, float]:
     return x
 
 
-_COMMON_LIMITS = {
+_COMMON_LIMITS: dict[Hashable, tuple[float, float]] = {
     "new_device": _B,
     "new_ip": _B,
     "new_country": _B,
