@@ -63,7 +63,7 @@ def extract(state: AccountState, event: Event, ts: float) -> dict[str, Any]:
         "account_events": state.events,
         "account_age_days": max(0.0, ts - state.first_ts) / DAY,
     }
-    _novelty(state, event, known, f)
+    _novelty(state, event, ts, known, f)
     _geography(state, event, ts, f)
 
     if isinstance(event, Login):
@@ -103,7 +103,7 @@ def extract(state: AccountState, event: Event, ts: float) -> dict[str, Any]:
     return f
 
 
-def _novelty(state: AccountState, event: Event, known: bool, f: dict[str, Any]) -> None:
+def _novelty(state: AccountState, event: Event, ts: float, known: bool, f: dict[str, Any]) -> None:
     new_device = event.device_id is not None and state.remember("devices", event.device_id)
     new_ip = new_subnet = False
     if event.ip is not None:
@@ -111,10 +111,24 @@ def _novelty(state: AccountState, event: Event, known: bool, f: dict[str, Any]) 
         new_subnet = state.remember("subnets", _subnet(event.ip))
     geo = event.geo
     new_country = geo is not None and state.remember("countries", geo.country)
-    f["new_device"] = known and new_device
+    f["new_device"] = new_device = known and new_device
     f["new_ip"] = known and new_ip
-    f["new_subnet"] = known and new_subnet
-    f["new_country"] = known and new_country
+    f["new_subnet"] = new_subnet = known and new_subnet
+    f["new_country"] = new_country = known and new_country
+    if new_device and ts > state.last_new_device:
+        state.last_new_device = ts
+    if new_subnet and ts > state.last_new_subnet:
+        state.last_new_subnet = ts
+    if new_country and ts > state.last_new_country:
+        state.last_new_country = ts
+    f["minutes_since_new_device"] = _since(state.last_new_device, ts)
+    f["minutes_since_new_subnet"] = _since(state.last_new_subnet, ts)
+    f["minutes_since_new_country"] = _since(state.last_new_country, ts)
+
+
+def _since(at: float, ts: float) -> float:
+    """Minutes from event time ``at`` (0 = never) to ``ts``; NEVER if not before ``ts``."""
+    return (ts - at) / 60.0 if 0.0 < at <= ts else NEVER
 
 
 def _subnet(ip: str) -> str:
@@ -206,8 +220,8 @@ def _payment(state: AccountState, event: Payment, ts: float, f: dict[str, Any]) 
     f["kind"] = event.kind
     f["status"] = event.status
     f["failure_reason"] = event.failure_reason or ""
-    known_payees = state.payees is not None
-    f["new_payee"] = state.remember("payees", event.payee_id) and known_payees
+    # new to a known account: its first payment ever is to a new payee too
+    f["new_payee"] = state.remember("payees", event.payee_id) and state.events > 0
     outflow = event.kind != "purchase"
     if event.status == "failed":
         add_to_window(state.window("failed_payments"), ts, DAY)

@@ -90,6 +90,9 @@ class AccountState:
         "last_change",
         "last_geo",
         "last_method",
+        "last_new_country",
+        "last_new_device",
+        "last_new_subnet",
         "last_topup",
         "last_ts",
         "logins",
@@ -134,6 +137,9 @@ class AccountState:
         self.amount_max = 0.0
         self.last_geo: tuple[float, float, float, str] | None = None  # lat, lon, ts, city
         self.last_method: str | None = None
+        self.last_new_device = 0.0  # event time a never-seen device last appeared (0: never)
+        self.last_new_subnet = 0.0
+        self.last_new_country = 0.0
         # event time of the last security change by kind (password, contact, mfa, device)
         self.last_change: dict[str, float] | None = None
         self.last_topup: tuple[float, float, bool] | None = None  # ts, amount, new source

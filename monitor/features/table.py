@@ -63,6 +63,15 @@ FEATURES: dict[str, FeatureSpec] = {
     "new_country": _f("bool", "country never seen for this account"),
     "new_payee": _f("bool", "payee never paid by this account before", _PAY),
     "new_source": _f("bool", "top-up source never used by this account before", _TOPUP),
+    "minutes_since_new_device": _f(
+        "float", "since a device never seen for the account last appeared; 1e9 when never"
+    ),
+    "minutes_since_new_subnet": _f(
+        "float", "since an IP /24 never seen for the account last appeared; 1e9 when never"
+    ),
+    "minutes_since_new_country": _f(
+        "float", "since a country never seen for the account last appeared; 1e9 when never"
+    ),
     "method_changed": _f("bool", "successful login with another method than the last", _LOGIN),
     # geography
     "distance_km": _f("float", "km from the previous located event, 0 if unknown"),

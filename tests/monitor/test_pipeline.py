@@ -127,14 +127,18 @@ def test_account_takeover_sequence_is_critical_and_explained(rules):
     assert travel.text == "new device 12,226 km from Shanghai at 18,338 km/h"
     assert change.severity == "none"
     assert transfer.severity == "critical"
-    assert transfer.rule_ids[0] == "security_change_then_transfer"
-    assert transfer.score == 0.9
-    (reason,) = [r for r in transfer.reasons if r.rule_id == "security_change_then_transfer"]
-    assert reason.code == "rule:security_change_then_transfer"
-    assert reason.text == "transfer of 1,000.00 CNY 2 min after a security change"
+    assert transfer.rule_ids == ["takeover_drain", "security_change_then_transfer"]
+    assert transfer.score == 0.95
+    (reason,) = [r for r in transfer.reasons if r.rule_id == "takeover_drain"]
+    assert reason.code == "rule:takeover_drain"
+    assert reason.text == (
+        "transfer of 1,000.00 CNY to a new payee from a device first seen 5 min ago, "
+        "2 min after a security change"
+    )
     assert reason.values["kind"] == "transfer"
     assert reason.values["new_payee"] is True
     assert reason.values["minutes_since_security_change"] == pytest.approx(2.0)
+    assert reason.values["minutes_since_new_device"] == pytest.approx(5.0)
     assert transfer.event_type == "payment" and transfer.account_id == "victim"
     assert transfer.actions[:3] == [
         "disable_payment_features",
@@ -188,9 +192,12 @@ def test_topup_from_a_new_source_then_withdrawal(rules):
         payment("mule", at(T0, minutes=7), 4500.0, kind="withdrawal", payee_id="bank-9"),
     )
     assert [d.severity for d in ds[:2]] == ["none", "none"]
-    assert ds[2].rule_ids == ["topup_then_withdrawal"]
-    assert ds[2].severity == "high"
-    assert ds[2].reasons[0].text == "withdrawal of 4,500.00 7 min after a top-up of 5,000.00"
+    # the payment also comes from a device the account never used (topups carry none)
+    assert ds[2].rule_ids == ["topup_then_withdrawal", "topup_cash_out_new_device"]
+    assert ds[2].severity == "high" and ds[2].restricts
+    assert ds[2].reasons[0].text == (
+        "withdrawal of 4,500.00 7 min after a top-up of 5,000.00 from a new source"
+    )
 
 
 @pytest.mark.parametrize(
