@@ -61,6 +61,15 @@ def _parser() -> argparse.ArgumentParser:
     add_arguments(sim)
     sim.set_defaults(handler=_simulate)
 
+    from monitor.evaluate.cli import add_arguments as add_evaluate_arguments
+    from monitor.evaluate.cli import run_from_args as run_evaluate
+
+    evaluate = sub.add_parser(
+        "evaluate", help="replay a labelled stream offline; detection, precision, plots"
+    )
+    add_evaluate_arguments(evaluate)
+    evaluate.set_defaults(handler=run_evaluate)
+
     rules = sub.add_parser("rules", help="rule pack tools")
     rsub = rules.add_subparsers(title="rule commands")
     check = rsub.add_parser("check", help="validate a rule pack; errors as file:line")

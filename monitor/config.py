@@ -49,6 +49,18 @@ class Settings(BaseSettings):
     )
     account_ttl_days: float = Field(90.0, gt=0, description="idle accounts are forgotten")
     anomaly_learn_every: int = Field(4, ge=1)
+    ops_min_events: int = Field(
+        20,
+        ge=1,
+        description="events a 5-min bucket needs (per "
+        "partition) before a population spike may fire",
+    )
+    ops_stuffing_accounts: int = Field(
+        8,
+        ge=2,
+        description="distinct accounts failing from "
+        "one IP/subnet in 10 min (per partition) = stuffing",
+    )
     verdict_min: int = Field(
         20,
         ge=2,

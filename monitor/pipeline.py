@@ -23,12 +23,14 @@ True
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import msgspec
 
 from monitor.decision import SEVERITY_RANK, AnomalyResult, Decision, Reason, Severity, decide
 from monitor.detectors import AnomalyDetector, VerdictLearner
+from monitor.detectors.population import PopulationMonitor
 from monitor.events import Event
 from monitor.features import AccountState, extract
 from monitor.ruleset import RulePack
@@ -60,6 +62,7 @@ class PartitionPipeline:
         account_ttl_s: float = 90 * 86400.0,
         verdict_min: int = 20,
         verdict_watch: float = 0.3,
+        ops: Mapping[str, Any] | None = None,
         seed: int | None = 42,
     ) -> None:
         self.partition = partition
@@ -77,6 +80,9 @@ class PartitionPipeline:
             warmup=anomaly_warmup, q=anomaly_quantile, learn_every=anomaly_learn_every, seed=seed
         )
         self.verdicts = VerdictLearner(min_verdicts=verdict_min)
+        # population-level spikes (ops alerts), on this partition's sample of accounts
+        self.population = PopulationMonitor(partition=partition, **(ops or {}))
+        self.ops_alerts: list[Decision] = []
         self.verdict_watch = verdict_watch  # anomaly score above which verdicts are asked
 
     def process(self, event: Event) -> Decision:
@@ -93,6 +99,8 @@ class PartitionPipeline:
         future = ts - self.clock() > self.max_future_skew_s
         features = extract(state, event, ts)
         if not future:  # a clock far ahead must not make the account's next events "late"
+            # ... nor close the population monitor's open bucket
+            self.ops_alerts.extend(self.population.observe(event, features))
             if ts > state.last_ts:
                 state.last_ts = ts
             if ts > self.watermark:
@@ -164,6 +172,12 @@ class PartitionPipeline:
         elif p <= 0.1 and not hits and anomaly.flagged:
             return msgspec.structs.replace(anomaly, flagged=False, reason=None)
         return anomaly
+
+    def drain_ops(self) -> list[Decision]:
+        """Ops alerts (population spikes) raised since the last call; the stream stores
+        them with the batch that completed them."""
+        out, self.ops_alerts = self.ops_alerts, []
+        return out
 
     def learn_verdict(self, event_type: str, inputs: dict[str, float], fraud: bool) -> None:
         """Teach the supervised model a support verdict on an earlier alert."""

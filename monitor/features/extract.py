@@ -29,6 +29,7 @@ from monitor.features.state import (
     AccountState,
     add_to_window,
     count_in_window,
+    key_of,
 )
 from monitor.features.table import NEVER
 
@@ -91,6 +92,8 @@ def extract(state: AccountState, event: Event, ts: float) -> dict[str, Any]:
             if changes is None:
                 changes = state.last_change = {}
             changes[kind] = max(ts, changes.get(kind, ts))
+        if event.success and event.action == "device_bound" and event.device_id is not None:
+            state.remember("bound_devices", event.device_id)
         if event.action == "password_reset_requested":
             add_to_window(state.window("reset_requests"), ts, HOUR)
 
@@ -121,6 +124,10 @@ def _novelty(state: AccountState, event: Event, ts: float, known: bool, f: dict[
         state.last_new_subnet = ts
     if new_country and ts > state.last_new_country:
         state.last_new_country = ts
+    bound = state.bound_devices
+    f["device_bound"] = (
+        event.device_id is not None and bound is not None and key_of(event.device_id) in bound
+    )
     f["minutes_since_new_device"] = _since(state.last_new_device, ts)
     f["minutes_since_new_subnet"] = _since(state.last_new_subnet, ts)
     f["minutes_since_new_country"] = _since(state.last_new_country, ts)

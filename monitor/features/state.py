@@ -37,6 +37,7 @@ LIMITS = {
     "countries": 8,
     "payees": 32,
     "sources": 8,
+    "bound_devices": 4,
 }
 MAX_WINDOW = 512  # entries kept per window at most (a flood cannot grow state unbounded)
 
@@ -78,6 +79,7 @@ class AccountState:
         "amount_max",
         "amount_median",
         "amount_var",
+        "bound_devices",
         "countries",
         "devices",
         "events",
@@ -118,6 +120,7 @@ class AccountState:
         self.countries: array[int] | None = None
         self.payees: array[int] | None = None
         self.sources: array[int] | None = None
+        self.bound_devices: array[int] | None = None  # bound by a device_bound event
         # event-time windows (sorted times), created on first use
         self.logins: array[float] | None = None
         self.failed_logins: array[float] | None = None

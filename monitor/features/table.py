@@ -72,6 +72,11 @@ FEATURES: dict[str, FeatureSpec] = {
     "minutes_since_new_country": _f(
         "float", "since a country never seen for the account last appeared; 1e9 when never"
     ),
+    "device_bound": _f(
+        "bool",
+        "this event's device was bound to the account (a successful device_bound "
+        "security event from it; binding needs the registered phone)",
+    ),
     "method_changed": _f("bool", "successful login with another method than the last", _LOGIN),
     # geography
     "distance_km": _f("float", "km from the previous located event, 0 if unknown"),

@@ -1,10 +1,11 @@
 """Wallet simulator: an honest population with labelled attack campaigns (``vigil simulate``).
 
 Accounts have a home city, usual devices and payees, spending habits, a day/night rhythm,
-occasional trips, new phones and honest mistakes; a share of them is hit by campaigns from
-the support article (account takeover, credential stuffing, brute force, card testing,
-top-up then withdrawal). Ground truth is a separate stream of :class:`Label`, never part of
-an event. The same :class:`SimConfig` always yields the same stream.
+trips by plane, new phones, big purchases and honest mistakes; a share of them is hit by
+campaigns from the support article (account takeover from far away or through a proxy in the
+victim's city, credential stuffing fast or low-and-slow, brute force, card testing, top-up
+then withdrawal). Ground truth is a separate stream of :class:`Label`, never part of an
+event. The same :class:`SimConfig` always yields the same stream.
 
 >>> from monitor.events import decode, encode
 >>> cfg = SimConfig(accounts=50, days=0.5, seed=3, attack_share=0.2)
@@ -15,8 +16,9 @@ True
 >>> decode(encode(event)) == event, event.account_id.startswith("acct-")
 (True, True)
 >>> labels = [label for _, label in stream if label is not None]
->>> sorted({label.scenario for label in labels})  # 10 campaigns dealt over 5 scenarios
-['account_takeover', 'brute_force', 'card_testing', 'credential_stuffing', 'topup_withdrawal']
+>>> sorted({label.scenario for label in labels})  # doctest: +NORMALIZE_WHITESPACE
+['account_takeover', 'brute_force', 'card_testing', 'credential_stuffing',
+ 'low_and_slow_stuffing', 'topup_withdrawal']
 >>> stream == list(generate(cfg))
 True
 """

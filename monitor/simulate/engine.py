@@ -27,7 +27,9 @@ def generate(cfg: SimConfig) -> Iterator[tuple[Event, Label | None]]:
     makes the output a pure function of ``cfg``.
     """
     merchants = merchant_pool(cfg.seed)
-    accounts = build_population(cfg.accounts, cfg.seed, merchants, cfg.start_epoch, cfg.end_epoch)
+    accounts = build_population(
+        cfg.accounts, cfg.seed, merchants, cfg.start_epoch, cfg.end_epoch, cfg.travel_per_day
+    )
     streams = [honest_stream(a, cfg, merchants) for a in accounts]
     streams += plan_campaigns(cfg, accounts, merchants)
     for n, (_, draft, tag) in enumerate(heapq.merge(*streams, key=itemgetter(0))):
@@ -35,8 +37,9 @@ def generate(cfg: SimConfig) -> Iterator[tuple[Event, Label | None]]:
         if tag is None:
             yield event, None
         else:
-            campaign_id, scenario, stage = tag
-            yield event, Label(event.event_id, event.account_id, campaign_id, scenario, stage)
+            campaign_id, scenario, stage, variant = tag
+            label = Label(event.event_id, event.account_id, campaign_id, scenario, stage, variant)
+            yield event, label
 
 
 def count(stats: SimStats, label: Label | None, seen: set[str]) -> None:

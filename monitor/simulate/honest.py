@@ -3,34 +3,35 @@
 Sessions arrive as a Poisson process thinned by the local hour of day; a session is a login
 (sometimes after a mistyped password or a forgotten-password reset) followed by a few
 purchases, transfers, top-ups or withdrawals paid from a running balance, so payments fail
-for insufficient balance the way they do for real people. A few accounts travel, a few get a
-new phone, home IPs occasionally change.
+for insufficient balance the way they do for real people. Home IPs occasionally change.
+Travellers fly: nothing happens between the way to the airport and landing, so no honest
+account ever moves faster than a plane. The hard cases (new phones, big spends, forgotten
+passwords) are in :mod:`.honest_hard`.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Generator
 
-from monitor.events import Event, Login, Payment, Security, Topup
+from monitor.events import Login, Security
 
-from .model import Draft, SimConfig, Stream
+from .honest_base import money
+from .honest_hard import HardCases
+from .model import SimConfig, Stream
 from .population import (
     HOURLY,
     HOURLY_MAX,
     HOURLY_MEAN,
     Account,
     City,
-    geo_near,
     local_hour,
     new_id,
     pick_merchant,
     public_ip,
-    ts,
 )
 
-__all__ = ["honest_stream", "money"]
+__all__ = ["honest_stream"]
 
 # (choices, cumulative weights) for random.choices
 _METHODS = {
@@ -40,43 +41,21 @@ _METHODS = {
 }
 _ACTIONS = (("purchase", "transfer", "topup", "withdrawal"), (55, 77, 92, 96))
 _N_ACTIONS = ((0, 1, 2, 3, 4, 5), (20, 62, 82, 92, 97, 100))
-
-
-def money(amount: float, fx: float) -> float:
-    """Round to what the currency uses (no minor units for IDR, JPY, KRW ...)."""
-    return max(1.0, float(round(amount))) if fx >= 100 else max(0.01, round(amount, 2))
+_AIRPORT = 2.0 * 3600  # no session starts this long before a flight (getting there, boarding)
 
 
 def honest_stream(acct: Account, cfg: SimConfig, merchants: tuple[str, ...]) -> Stream:
     rng = random.Random(f"vigil-sim:{cfg.seed}:honest:{acct.index}")
-    return _Honest(acct, rng, merchants, cfg.start_epoch, cfg.end_epoch, cfg.days).run()
+    return _Honest(acct, rng, merchants, cfg).run()
 
 
-class _Honest:
+class _Honest(HardCases):
     def __init__(
-        self,
-        acct: Account,
-        rng: random.Random,
-        merchants: tuple[str, ...],
-        start: float,
-        end: float,
-        days: float,
+        self, acct: Account, rng: random.Random, merchants: tuple[str, ...], cfg: SimConfig
     ) -> None:
-        self.a, self.rng, self.merchants, self.start, self.end = acct, rng, merchants, start, end
-        self.devices = list(acct.devices)
-        self.people = [p for p in acct.payees if p.startswith("payee-")]
-        self.favourites = [p for p in acct.payees if not p.startswith("payee-")]
-        self.sources = list(acct.sources)
-        self.balance = acct.balance
-        self.home_ip = acct.home_ip
-        self.t = start
-        # Session context, set by _open().
-        self.device, self.ip, self.city = self.devices[0], self.home_ip, acct.home
-        self.channel = "app"
+        super().__init__(acct, rng, merchants, cfg)
         self.trip = acct.trip
-        self.phone_change = (
-            rng.uniform(start, end) if rng.random() < 1 - math.exp(-0.004 * days) else math.inf
-        )
+        self.local_sim: str | None = None  # carrier prefix of a local SIM, while abroad with one
 
     def run(self) -> Stream:
         rng, a = self.rng, self.a
@@ -86,51 +65,64 @@ class _Honest:
             t += rng.expovariate(rate)
             if t >= self.end:
                 return
-            city = self._where(t)[0]
-            if rng.random() * HOURLY_MAX > HOURLY[local_hour(t, city, a.hour_shift)]:
+            where = self._where(t)
+            if where is None:  # on the way or in the air
+                continue
+            if rng.random() * HOURLY_MAX > HOURLY[local_hour(t, where[0], a.hour_shift)]:
                 continue
             self.t = t
-            yield from self._session()
+            yield from self._session(where)
             t = self.t
 
     # -- session ---------------------------------------------------------------------------
-    def _where(self, t: float) -> tuple[City, str | None]:
+    def _where(self, t: float) -> tuple[City, str | None] | None:
+        """(city, hotel IP or None at home) at ``t``; None while travelling between them."""
         trip = self.trip
-        if trip is not None and trip.begin <= t < trip.end:
+        if trip is None or t < trip.depart - _AIRPORT or t >= trip.back:
+            return self.a.home, None
+        if trip.begin <= t < trip.end - _AIRPORT:
             return trip.city, trip.ip
-        return self.a.home, None
+        return None
 
-    def _open(self) -> None:
+    def _open(self, where: tuple[City, str | None]) -> None:
         rng, a = self.rng, self.a
-        self.city, trip_ip = self._where(self.t)
+        self.city, trip_ip = where
         r = rng.random()
         self.channel = "web" if r < a.web_share else ("api" if r > 0.995 else "app")
         self.device = self.devices[0] if rng.random() < 0.8 else self.devices[-1]
         if rng.random() < 0.002:  # the ISP hands out a new address
             self.home_ip = public_ip(rng, ".".join(self.home_ip.split(".")[:2]))
-        if trip_ip is not None:
-            fixed, fixed_share = trip_ip, 0.7  # hotel wifi, else roaming
+        self.local_sim = None if trip_ip is None or self.trip is None else self.trip.sim_prefix
+        carrier = self.local_sim or a.carrier_prefix
+        if trip_ip is not None:  # hotel wifi, else roaming (or the local SIM)
+            fixed, fixed_share = trip_ip, (0.4 if self.local_sim else 0.7)
+            if self.travel_device is not None and rng.random() < 0.7:
+                self.device = self.travel_device
         else:
             fixed, fixed_share = self.home_ip, (0.9 if self.channel == "web" else 0.55)
-        self.ip = fixed if rng.random() < fixed_share else public_ip(rng, a.carrier_prefix)
+        self.ip = fixed if rng.random() < fixed_share else public_ip(rng, carrier)
 
-    def _session(self) -> Stream:
+    def _session(self, where: tuple[City, str | None]) -> Stream:
         rng = self.rng
-        self._open()
-        if self.t >= self.phone_change:  # new phone: verify by SMS, then bind the device
-            self.phone_change = math.inf
-            self.device = new_id(rng, "dev", 48)
-            self.devices = [self.device, *self.devices[:1]]
-            self.channel = "app"
-            yield self._ev(Login, success=True, method="sms")
-            self._wait(20, 90)
-            yield self._ev(Security, action="device_bound", success=True)
+        self._open(where)
+        if self.t >= self.phone_change_at and self.city == self.a.home:
+            self.phone_change_at = math.inf
+            yield from self._phone_change()
+        elif self.local_sim is not None and self.travel_device is None:
+            yield from self._travel_phone()
+        elif self.t >= self.forgot_at:
+            self.forgot_at = math.inf
+            yield from self._forgot_password()
         else:
             yield from self._login()
         n = rng.choices(_N_ACTIONS[0], cum_weights=_N_ACTIONS[1])[0]
         for _ in range(n):
             self._wait(10, 240)
             yield from self._action()
+        if self.t >= self.big_spend_at:
+            self.big_spend_at = math.inf
+            self._wait(30, 600)
+            yield from self._big_spend()
         if rng.random() < 0.001:  # people do update their contact details
             self._wait(10, 120)
             action = rng.choice(("email_changed", "phone_changed"))
@@ -208,64 +200,3 @@ class _Honest:
         else:
             self.balance -= amount
             yield self._pay(amount, kind, payee, "succeeded")
-
-    def _topup(self, amount: float) -> Generator[Draft, None, bool]:
-        """Yield a top-up (and maybe a retry); the generator's return value says if it worked."""
-        rng, a = self.rng, self.a
-        digits = max(0, len(str(int(amount))) - 2)  # people top up round amounts
-        amount = money(max(round(amount, -digits), 10.0**digits), a.fx)
-        if rng.random() < 0.01:
-            self.sources.append(new_id(rng, rng.choice(("card", "bank"))))
-        source = rng.choice(self.sources)
-        if rng.random() < 0.04:
-            reason = rng.choice(("card_declined", "source_unavailable"))
-            yield self._topup_ev(amount, source, "failed", reason)
-            if rng.random() < 0.5:
-                return False
-            self._wait(20, 120)
-            source = rng.choice(self.sources)
-        self.balance += amount
-        yield self._topup_ev(amount, source, "credited")
-        return True
-
-    # -- event construction ------------------------------------------------------------------
-    def _wait(self, lo: float, hi: float) -> None:
-        self.t += self.rng.uniform(lo, hi)
-
-    def _ev(self, cls: Callable[..., Event], **fields: object) -> tuple[float, Event, None]:
-        ev = cls(
-            event_id="",
-            account_id=self.a.account_id,
-            ts=ts(self.t),
-            device_id=self.device,
-            ip=self.ip,
-            geo=geo_near(self.city, self.rng),
-            channel=self.channel,
-            **fields,
-        )
-        return self.t, ev, None
-
-    def _pay(
-        self, amount: float, kind: str, payee: str, status: str, reason: str | None = None
-    ) -> tuple[float, Event, None]:
-        return self._ev(
-            Payment,
-            amount=amount,
-            currency=self.a.currency,
-            kind=kind,
-            payee_id=payee,
-            status=status,
-            failure_reason=reason,
-        )
-
-    def _topup_ev(
-        self, amount: float, source: str, status: str, reason: str | None = None
-    ) -> tuple[float, Event, None]:
-        return self._ev(
-            Topup,
-            amount=amount,
-            currency=self.a.currency,
-            source_id=source,
-            status=status,
-            failure_reason=reason,
-        )

@@ -10,7 +10,17 @@ import msgspec
 
 from monitor.events import Event
 
-__all__ = ["DEFAULT_START", "SCENARIOS", "Draft", "Label", "SimConfig", "SimStats", "Stream", "Tag"]
+__all__ = [
+    "ATO_VARIANTS",
+    "DEFAULT_START",
+    "SCENARIOS",
+    "Draft",
+    "Label",
+    "SimConfig",
+    "SimStats",
+    "Stream",
+    "Tag",
+]
 
 SCENARIOS: tuple[str, ...] = (
     "account_takeover",
@@ -18,8 +28,20 @@ SCENARIOS: tuple[str, ...] = (
     "brute_force",
     "card_testing",
     "topup_withdrawal",
+    "low_and_slow_stuffing",
 )
+# Variants of one scenario, told apart by Label.variant (None where a scenario has one form).
+ATO_VARIANTS: tuple[str, ...] = ("far_away", "local_proxy")
 DEFAULT_START = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+_SHARES = (
+    "ato_local_share",
+    "travel_per_day",
+    "phone_change_per_day",
+    "big_spend_per_day",
+    "forgot_password_per_day",
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +54,12 @@ class SimConfig:
     start: datetime | None = None  # tz-aware UTC; None -> 2026-01-05T00:00:00Z
     attack_share: float = 0.02  # fraction of accounts that get an attack campaign
     scenarios: tuple[str, ...] = SCENARIOS
+    ato_local_share: float = 0.3  # account takeovers through a proxy in the victim's home city
+    # Honest hard cases: the chance, per account and day, that each one happens.
+    travel_per_day: float = 0.03  # a trip (domestic, regional or long-haul), flights included
+    phone_change_per_day: float = 0.005  # a new phone bound at home
+    big_spend_per_day: float = 0.005  # one purchase 10-30x usual, or rent/tuition to a known payee
+    forgot_password_per_day: float = 0.005  # a reset, then a normal payment within the hour
 
     def __post_init__(self) -> None:
         if self.accounts < 1:
@@ -40,6 +68,10 @@ class SimConfig:
             raise ValueError(f"days must be positive, got {self.days}")
         if not 0.0 <= self.attack_share <= 1.0:
             raise ValueError(f"attack_share must be within [0, 1], got {self.attack_share}")
+        for name in _SHARES:
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1], got {value}")
         if self.start is not None and self.start.utcoffset() is None:
             raise ValueError("start must be timezone-aware")
         unknown = sorted(set(self.scenarios) - set(SCENARIOS))
@@ -65,6 +97,7 @@ class Label(msgspec.Struct, frozen=True):
     campaign_id: str
     scenario: str
     stage: str  # e.g. "recon_login", "password_change", "drain_transfer"
+    variant: str | None = None  # e.g. account_takeover: "far_away" | "local_proxy"
 
 
 @dataclass
@@ -75,8 +108,8 @@ class SimStats:
     accounts: int = 0
 
 
-# (campaign_id, scenario, stage) for a malicious draft, None for an honest one.
-Tag = tuple[str, str, str] | None
+# (campaign_id, scenario, stage, variant) for a malicious draft, None for an honest one.
+Tag = tuple[str, str, str, str | None] | None
 # A draft event: (event time in epoch seconds, event with a placeholder id, tag).
 Draft = tuple[float, Event, Tag]
 Stream = Iterator[Draft]

@@ -6,6 +6,7 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 
 from monitor.events import Geo
 from monitor.features.geo import haversine_km as distance_km
@@ -22,6 +23,7 @@ __all__ = [
     "merchant_pool",
     "new_id",
     "public_ip",
+    "travel_seconds",
     "ts",
 ]
 
@@ -91,10 +93,15 @@ _PUBLIC_FIRST_OCTETS = tuple(
 
 @dataclass(frozen=True, slots=True)
 class Trip:
-    begin: float  # epoch seconds
-    end: float
+    """A journey: fly out, stay, fly back (epoch seconds; travel time grows with distance)."""
+
+    depart: float  # leaves home
+    begin: float  # lands at the destination
+    end: float  # leaves the destination
+    back: float  # home again
     city: City
     ip: str  # hotel or office wifi at the destination
+    sim_prefix: str | None  # a local SIM's carrier range (a new phone bound there), if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,25 +179,59 @@ def far_cities(acct: Account, min_km: float = 2500.0) -> tuple[City, ...]:
     return far or (max(CITIES, key=nearest),)
 
 
-def plan_trip(rng: random.Random, home: City, start: float, end: float) -> Trip | None:
-    """A few percent of accounts a day travel for one to three days."""
-    if rng.random() >= 1 - math.exp(-0.03 * (end - start) / 86400):
-        return None
-    begin = rng.uniform(start - 1.5 * 86400, end)
+def travel_seconds(a: City, b: City) -> float:
+    """Door to door: about 800 km/h in the air plus an hour of taxiing and queues."""
+    return (distance_km(a.lat, a.lon, b.lat, b.lon) / 800.0 + 1.0) * 3600.0
+
+
+@cache
+def _destinations(home: City) -> tuple[list[City], list[City], list[City]]:
+    """(domestic, abroad, long-haul abroad) destinations from ``home``."""
     domestic = [c for c in CITIES if c.country == home.country and c != home]
     abroad = [c for c in CITIES if c.country != home.country]
-    if domestic and rng.random() < 0.55:
-        dest = rng.choice(domestic)
+    far = [c for c in abroad if distance_km(home.lat, home.lon, c.lat, c.lon) >= 4000.0]
+    return domestic, abroad, far
+
+
+def plan_trip(
+    rng: random.Random, home: City, start: float, end: float, per_day: float = 0.03
+) -> Trip | None:
+    """Trips start at ``per_day`` per account and day: half domestic for one to three days,
+    the rest abroad, a fifth of those long-haul (>= 4,000 km) for four to twelve days."""
+    domestic, abroad, far = _destinations(home)
+    r = rng.random()
+    if domestic and r < 0.5:
+        dest, stay = rng.choice(domestic), rng.uniform(1.0, 3.0)
+    elif far and r > 0.9:
+        dest, stay = rng.choices(far, [c.weight + 0.5 for c in far])[0], rng.uniform(4.0, 12.0)
     else:
-        dest = rng.choices(abroad, [c.weight + 0.5 for c in abroad])[0]
-    return Trip(begin, begin + rng.uniform(1.0, 3.0) * 86400, dest, public_ip(rng))
+        dest, stay = rng.choices(abroad, [c.weight + 0.5 for c in abroad])[0], rng.uniform(2, 6)
+    flight = travel_seconds(home, dest)
+    # Trips overlapping the period: those that start in it, plus those already under way.
+    if rng.random() >= 1 - math.exp(-per_day * ((end - start) / 86400 + stay)):
+        return None
+    depart = rng.uniform(start - stay * 86400 - 2 * flight, end)
+    begin = depart + flight
+    leave = begin + stay * 86400
+    sim = dest.country != home.country and rng.random() < 0.3
+    prefix = public_ip(rng).rsplit(".", 2)[0] if sim else None
+    return Trip(depart, begin, leave, leave + flight, dest, public_ip(rng), prefix)
 
 
 def build_population(
-    accounts: int, seed: int, merchants: tuple[str, ...], start: float, end: float
+    accounts: int,
+    seed: int,
+    merchants: tuple[str, ...],
+    start: float,
+    end: float,
+    travel_per_day: float = 0.03,
 ) -> list[Account]:
     rng = random.Random(f"vigil-sim:{seed}:population")
     weights = [c.weight for c in CITIES]
+
+    def trips(i: int) -> random.Random:  # apart, so the travel rate leaves the rest alone
+        return random.Random(f"vigil-sim:{seed}:trip:{i}")
+
     out: list[Account] = []
     for i in range(accounts):
         home = rng.choices(CITIES, weights)[0]
@@ -222,7 +263,7 @@ def build_population(
                 hour_shift=rng.gauss(0.0, 1.0) + (2.5 if rng.random() < 0.08 else 0.0),
                 balance=median * rng.uniform(2.0, 20.0),
                 web_share=rng.choice((0.0, 0.05, 0.1, 0.3)),
-                trip=plan_trip(rng, home, start, end),
+                trip=plan_trip(trips(i), home, start, end, travel_per_day),
             )
         )
     return out

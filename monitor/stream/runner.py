@@ -94,6 +94,8 @@ class StreamRunner:
                 max_future_skew_s=s.max_future_skew_s,
                 grace_s=s.grace_s,
                 account_ttl_s=s.account_ttl_days * 86400.0,
+                verdict_min=s.verdict_min,
+                ops={"min_events": s.ops_min_events, "stuffing_accounts": s.ops_stuffing_accounts},
             )
         return pipe
 
@@ -202,6 +204,9 @@ class StreamRunner:
                 consumed.labels(type=result.type).inc()
                 if decision.is_alert:
                     alerts.append(decision)
+                    positions.append((tp.partition, msg.offset))
+                for ops in pipe.drain_ops():  # population spikes this event completed
+                    alerts.append(ops)
                     positions.append((tp.partition, msg.offset))
                 append_times.append(msg.timestamp / 1000.0 if msg.timestamp is not None else None)
         if side_outputs:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import timedelta
 
 import pytest
 
 from monitor.events import Event, Login, Payment, Security, Topup, encode
 from monitor.simulate import SCENARIOS, Label, SimConfig, generate
-from monitor.simulate.population import distance_km
+from monitor.simulate.model import ATO_VARIANTS
+from monitor.simulate.population import build_population, distance_km, merchant_pool
 
-CFG = SimConfig(accounts=400, days=2.0, seed=21, attack_share=0.1)  # 40 campaigns
+CFG = SimConfig(accounts=1200, days=2.0, seed=21, attack_share=0.035)  # 42 campaigns, 7 each
 Stream = list[tuple[Event, Label | None]]
 
 
@@ -36,6 +37,13 @@ def by_scenario(campaigns, scenario):
     return found
 
 
+@pytest.fixture(scope="module")
+def population():
+    merchants = merchant_pool(CFG.seed)
+    accounts = build_population(CFG.accounts, CFG.seed, merchants, CFG.start_epoch, CFG.end_epoch)
+    return {a.account_id: a for a in accounts}
+
+
 def history(stream: Stream, account_id: str, before) -> list[Event]:
     return [e for e, lab in stream if lab is None and e.account_id == account_id and e.ts < before]
 
@@ -52,7 +60,7 @@ def test_ground_truth_never_leaks_into_events(stream):
     for event, _ in stream:
         raw = encode(event)
         assert b"camp-" not in raw
-        assert not any(s.encode() in raw for s in SCENARIOS)
+        assert not any(s.encode() in raw for s in SCENARIOS + ATO_VARIANTS)
 
 
 def test_every_scenario_appears_evenly(campaigns):
@@ -60,7 +68,7 @@ def test_every_scenario_appears_evenly(campaigns):
     for evs in campaigns.values():
         assert len({lab.scenario for _, lab in evs}) == 1
         per[evs[0][1].scenario] += 1
-    assert per == dict.fromkeys(SCENARIOS, 8)
+    assert per == dict.fromkeys(SCENARIOS, 7)
 
 
 def test_scenarios_can_be_chosen():
@@ -73,7 +81,18 @@ def test_campaigns_start_after_the_warm_up(campaigns):
     assert all(evs[0][0].epoch >= warm_up_end for evs in campaigns.values())
 
 
-def test_account_takeover_new_device_far_away_then_security_change_then_drain(stream, campaigns):
+def test_account_takeover_variants_are_dealt_and_labelled(campaigns):
+    variants = Counter()
+    for evs in campaigns.values():
+        labels = {(lab.scenario, lab.variant) for _, lab in evs}
+        assert len(labels) == 1  # one variant per campaign
+        ((scenario, variant),) = labels
+        assert (variant in ATO_VARIANTS) == (scenario == "account_takeover")
+        variants[variant] += scenario == "account_takeover"
+    assert variants == {"far_away": 5, "local_proxy": 2, None: 0}  # 30% of 7, rounded down
+
+
+def test_account_takeover_new_device_then_security_change_then_drain(stream, campaigns):
     for evs in by_scenario(campaigns, "account_takeover"):
         victim = evs[0][0].account_id
         assert {e.account_id for e, _ in evs} == {victim}
@@ -82,10 +101,6 @@ def test_account_takeover_new_device_far_away_then_security_change_then_drain(st
         assert isinstance(login, Login) and login.success
         before = history(stream, victim, evs[0][0].ts)
         assert login.device_id not in {e.device_id for e in before}
-        assert login.ip not in {e.ip for e in before}
-        assert login.geo is not None
-        for seen in {e.geo for e in before if e.geo}:  # far from anywhere the owner has been
-            assert distance_km(seen.lat, seen.lon, login.geo.lat, login.geo.lon) > 2000
         first_drain = min(i for i, s in enumerate(stages) if s.startswith("drain_"))
         changes = {"password_change", "phone_change", "email_change"}
         assert any(s in changes for s in stages[:first_drain])
@@ -99,6 +114,37 @@ def test_account_takeover_new_device_far_away_then_security_change_then_drain(st
             assert d.payee_id not in known
             assert d.amount > 2 * statistics.median(usual)
         assert evs[-1][0].ts - evs[0][0].ts < timedelta(hours=2)
+
+
+def test_far_away_takeover_logs_in_far_from_anywhere_the_owner_has_been(stream, campaigns):
+    found = [evs for evs in by_scenario(campaigns, "account_takeover")
+             if evs[0][1].variant == "far_away"]  # fmt: skip
+    assert found
+    for evs in found:
+        login = next(e for e, lab in evs if lab.stage == "takeover_login")
+        before = history(stream, login.account_id, evs[0][0].ts)
+        assert login.ip not in {e.ip for e in before}
+        assert login.geo is not None
+        for seen in {e.geo for e in before if e.geo}:
+            assert distance_km(seen.lat, seen.lon, login.geo.lat, login.geo.lon) > 2000
+
+
+def test_local_proxy_takeover_looks_local_but_comes_from_a_new_device(
+    stream, campaigns, population
+):
+    found = [evs for evs in by_scenario(campaigns, "account_takeover")
+             if evs[0][1].variant == "local_proxy"]  # fmt: skip
+    assert found
+    for evs in found:
+        owner = population[evs[0][0].account_id]
+        before = history(stream, owner.account_id, evs[0][0].ts)
+        local_nets = {owner.home_ip.rsplit(".", 2)[0], owner.carrier_prefix}
+        for e, _ in evs:
+            assert e.geo is not None and e.geo.country == owner.home.country
+            assert distance_km(owner.home.lat, owner.home.lon, e.geo.lat, e.geo.lon) < 100
+            assert e.device_id not in {b.device_id for b in before}
+            assert e.ip is not None and e.ip.rsplit(".", 2)[0] in local_nets
+            assert e.ip != owner.home_ip
 
 
 def test_brute_force_hammers_one_account_from_one_place(campaigns):
@@ -119,6 +165,31 @@ def test_credential_stuffing_tries_many_accounts_from_one_subnet(campaigns):
         assert len({e.ip.rsplit(".", 1)[0] for e, _ in evs if e.ip}) == 1
         assert sum(not e.success for e, _ in evs) > 0.8 * len(evs)
         assert evs[-1][0].ts - evs[0][0].ts < timedelta(hours=1)
+
+
+def test_low_and_slow_stuffing_stays_under_short_windows(campaigns):
+    drained = 0
+    for evs in by_scenario(campaigns, "low_and_slow_stuffing"):
+        tries = [e for e, lab in evs if lab.stage in ("slow_attempt", "slow_success")]
+        assert all(isinstance(e, Login) and e.method == "password" for e in tries)
+        per_account = Counter(e.account_id for e in tries)
+        assert len(per_account) >= 100 and max(per_account.values()) <= 2
+        assert len({e.ip.rsplit(".", 1)[0] for e in tries if e.ip}) <= 3  # one to three /24s
+        assert len({e.ip for e in tries}) > 0.5 * len(tries)  # rotating addresses
+        assert tries[-1].ts - tries[0].ts >= timedelta(hours=6)
+        busiest = max(sum(0 <= (o.ts - e.ts).total_seconds() < 600 for o in tries) for e in tries)
+        assert busiest <= 15  # never a burst: at most a handful of tries in any 10 minutes
+        hits = [e for e in tries if e.success]
+        assert len(hits) <= 1
+        rest = [(e, lab) for e, lab in evs if lab.stage not in ("slow_attempt", "slow_success")]
+        if rest:  # a takeover of the one account whose password worked
+            (hit,) = hits
+            assert all(e.account_id == hit.account_id and e.ts > hit.ts for e, _ in rest)
+            stages = [lab.stage for _, lab in rest]
+            assert stages[0] == "takeover_login" and any(s.startswith("drain_") for s in stages)
+            assert rest[0][0].device_id != hit.device_id
+            drained += 1
+    assert drained > 0
 
 
 def test_card_testing_is_a_burst_of_small_mostly_failed_payments(campaigns):

@@ -13,6 +13,7 @@ import pytest
 
 from monitor.events import DecodeError, decode, encode
 from monitor.simulate import (
+    SCENARIOS,
     Label,
     SimConfig,
     add_arguments,
@@ -37,10 +38,18 @@ def test_write_jsonl_writes_decodable_events_and_matching_labels(tmp_path: Path)
     ]
     assert stats.events == len(events) and stats.malicious == len(labels) > 0
     assert stats.accounts == 120
-    assert sum(stats.campaigns.values()) == 12 and len(stats.campaigns) == 5
+    assert sum(stats.campaigns.values()) == 12 and set(stats.campaigns) == set(SCENARIOS)
     ids = {e.event_id: e for e in events if not isinstance(e, DecodeError)}
     assert all(lab.event_id in ids and ids[lab.event_id].account_id == lab.account_id
                for lab in labels)  # fmt: skip
+
+
+def test_labels_without_a_variant_still_decode():
+    old = b'{"event_id":"e","account_id":"a","campaign_id":"c","scenario":"brute_force",' \
+          b'"stage":"guess_login"}'  # fmt: skip
+    assert msgspec.json.decode(old, type=Label).variant is None
+    new = Label("e", "a", "c", "account_takeover", "takeover_login", "local_proxy")
+    assert msgspec.json.decode(msgspec.json.encode(new), type=Label) == new
 
 
 def test_run_from_args_writes_files_and_summarises(tmp_path: Path, capsys):
