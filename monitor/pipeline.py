@@ -107,26 +107,32 @@ class PartitionPipeline:
                 self.watermark = ts
                 self._expire()
 
-        fired = [h for h in self.rules.evaluate(features) if h.rule.spec.mode == "active"]
-        hits: list[tuple[Severity, float, Reason]] = [
-            (h.rule.spec.severity, h.rule.spec.score, h.reason) for h in fired
-        ]
+        hits: list[tuple[Severity, float, Reason]] = []
+        actions: list[str] = []
+        queue = None
+        severe = False
+        fired = self.rules.evaluate(features)
+        if fired:  # rare; the common path allocates nothing here
+            queue_rank = -1
+            for h in fired:
+                spec = h.rule.spec
+                if spec.mode != "active":
+                    continue
+                rank = SEVERITY_RANK[spec.severity]
+                hits.append((spec.severity, spec.score, h.reason))
+                actions.extend(spec.actions)
+                severe = severe or rank >= _HIGH
+                if spec.queue and rank > queue_rank:
+                    queue, queue_rank = spec.queue, rank
         if future:
             skew = ts - self.clock()
-            hits.append(
-                (
-                    "low",
-                    0.3,
-                    Reason(
-                        code="future_timestamp",
-                        text=f"event time is {skew / 60:,.0f} min in the future",
-                        values={"skew_s": round(skew, 1)},
-                    ),
-                )
+            reason = Reason(
+                code="future_timestamp",
+                text=f"event time is {skew / 60:,.0f} min in the future",
+                values={"skew_s": round(skew, 1)},
             )
-        queues = [h.rule.spec for h in fired if h.rule.spec.queue]
+            hits.append(("low", 0.3, reason))
         # an event a severe rule caught is an attack: the model must not learn it
-        severe = any(SEVERITY_RANK[h[0]] >= _HIGH for h in hits)
         anomaly = self.detector.score(features, learn=not severe)
         if hits or anomaly.score >= self.verdict_watch:  # rare: keeps the hot path cheap
             anomaly = self._apply_verdicts(event.type, anomaly, hits, severe)
@@ -137,8 +143,8 @@ class PartitionPipeline:
             event_ts=ts,
             rule_hits=hits,
             anomaly=anomaly,
-            actions=[a for h in fired for a in h.rule.spec.actions],
-            queue=max(queues, key=lambda s: SEVERITY_RANK[s.severity]).queue if queues else None,
+            actions=actions,
+            queue=queue,
             learn_input=anomaly.inputs,
         )
 

@@ -128,13 +128,16 @@ def vector(features: Mapping[str, Any]) -> dict[Hashable, float]:
 
 
 class _TypeModel:
+    HEIGHT = 6  # with 12 or fewer inputs, 6 levels split each about 4 times
     """Half-Space Trees behind river's ``QuantileFilter`` for one event type."""
 
-    def __init__(self, event_type: str, q: float, seed: int | None) -> None:
+    def __init__(self, event_type: str, q: float, n_trees: int, seed: int | None) -> None:
         self.event_type = event_type  # the vector function is looked up: picklable
         limits = LIMITS[event_type]
         self.filter = anomaly.QuantileFilter(
-            anomaly.HalfSpaceTrees(n_trees=10, height=8, window_size=250, limits=limits, seed=seed),
+            anomaly.HalfSpaceTrees(
+                n_trees=n_trees, height=self.HEIGHT, window_size=250, limits=limits, seed=seed
+            ),
             q=q,
             protect_anomaly_detector=True,
         )
@@ -150,7 +153,9 @@ class AnomalyDetector:
     score that may ever flag, ``warmup`` the events a model learns before it may flag.
     After the warm-up it learns one in ``learn_every`` unflagged events: the model
     describes the population, and a uniform sample describes it as well at a fraction
-    of the cost (learning is ~half of the model's time)."""
+    of the cost (learning is ~half of the model's time). ``n_trees``: each tree costs
+    ~0.75 µs to score; 6 trees (river's default is 10) measured 4.7 µs vs 7.6 µs per
+    event here with the same detection targets met (``vigil evaluate``)."""
 
     def __init__(
         self,
@@ -158,12 +163,14 @@ class AnomalyDetector:
         q: float = 0.995,
         floor: float = 0.5,
         learn_every: int = 4,
+        n_trees: int = 6,
         seed: int | None = 42,
     ) -> None:
         self.warmup = warmup
         self.q = q
         self.floor = floor
         self.learn_every = learn_every
+        self.n_trees = n_trees
         self.seed = seed
         self._models: dict[str, _TypeModel] = {}
 
@@ -173,7 +180,9 @@ class AnomalyDetector:
         event_type = features["type"]
         model = self._models.get(event_type)
         if model is None:
-            model = self._models[event_type] = _TypeModel(event_type, self.q, self.seed)
+            model = self._models[event_type] = _TypeModel(
+                event_type, self.q, self.n_trees, self.seed
+            )
         x = VECTORS[event_type](features)
         qf = model.filter
         score = qf.score_one(x)

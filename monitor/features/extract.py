@@ -107,11 +107,15 @@ def extract(state: AccountState, event: Event, ts: float) -> dict[str, Any]:
 
 
 def _novelty(state: AccountState, event: Event, ts: float, known: bool, f: dict[str, Any]) -> None:
-    new_device = event.device_id is not None and state.remember("devices", event.device_id)
-    new_ip = new_subnet = False
-    if event.ip is not None:
-        new_ip = state.remember("ips", event.ip)
-        new_subnet = state.remember("subnets", _subnet(event.ip))
+    device, ip = event.device_id, event.ip
+    new_device = new_ip = new_subnet = False
+    if device is not None and device != state.last_device:  # same as last time: not new
+        new_device = state.remember("devices", device)
+        state.last_device = device
+    if ip is not None and ip != state.last_ip:
+        new_ip = state.remember("ips", ip)
+        new_subnet = state.remember("subnets", _subnet(ip))
+        state.last_ip = ip
     geo = event.geo
     new_country = geo is not None and state.remember("countries", geo.country)
     f["new_device"] = new_device = known and new_device
@@ -166,8 +170,17 @@ def _geography(state: AccountState, event: Event, ts: float, f: dict[str, Any]) 
     f["minutes_since_prev_location"] = minutes
 
 
+_NO_CHANGES = {
+    f"minutes_since_{kind}_change": NEVER
+    for kind in ("password", "contact", "mfa", "device", "security")
+}
+
+
 def _since_changes(state: AccountState, ts: float, f: dict[str, Any]) -> None:
-    changes = state.last_change or {}
+    changes = state.last_change
+    if changes is None:  # most accounts: no security change ever
+        f.update(_NO_CHANGES)
+        return
     latest = NEVER
     for kind in ("password", "contact", "mfa", "device"):
         at = changes.get(kind)

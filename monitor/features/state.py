@@ -90,7 +90,9 @@ class AccountState:
         "ips",
         "large_outflows",
         "last_change",
+        "last_device",
         "last_geo",
+        "last_ip",
         "last_method",
         "last_new_country",
         "last_new_device",
@@ -121,6 +123,10 @@ class AccountState:
         self.payees: array[int] | None = None
         self.sources: array[int] | None = None
         self.bound_devices: array[int] | None = None  # bound by a device_bound event
+        # the last device and IP as given: most events repeat them, and comparing two
+        # strings is ~10x cheaper than hashing one into the LRU (see _novelty)
+        self.last_device: str | None = None
+        self.last_ip: str | None = None
         # event-time windows (sorted times), created on first use
         self.logins: array[float] | None = None
         self.failed_logins: array[float] | None = None
@@ -151,6 +157,8 @@ class AccountState:
         """Mark ``value`` as seen in the LRU ``attr``; return True if it was new."""
         seen: array[int] | None = getattr(self, attr)
         key = key_of(value)
+        if seen and seen[-1] == key:  # the usual case: same device/IP as last time
+            return False
         if seen is None:
             setattr(self, attr, array("I", (key,)))
             return True

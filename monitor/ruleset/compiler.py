@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import ast
 import difflib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from types import CodeType
 from typing import Any
@@ -53,13 +53,31 @@ class CompiledExpression:
     code: CodeType
     names: tuple[str, ...]  # feature names the expression reads, in first-use order
 
+    @property
+    def tree(self) -> ast.expr:
+        """The checked expression's syntax tree (to combine several rules in one code)."""
+        return ast.parse(self.source.strip(), mode="eval").body
+
     def evaluate(self, features: Mapping[str, Any]) -> bool:
         """True if the condition holds. May raise ``ArithmeticError`` (a division by a
         feature that is zero); :meth:`RulePack.evaluate` counts that as not firing."""
-        return bool(eval(self.code, _GLOBALS, features))  # checked tree, no builtins
+        return bool(eval(self.code, EVAL_GLOBALS, features))  # checked tree, no builtins
 
 
-_GLOBALS: dict[str, Any] = {"__builtins__": {}, **{n: f.fn for n, f in FUNCTIONS.items()}}
+EVAL_GLOBALS: dict[str, Any] = {"__builtins__": {}, **{n: f.fn for n, f in FUNCTIONS.items()}}
+
+
+def compile_together(expressions: Sequence[CompiledExpression]) -> CodeType:
+    """One code object that evaluates every (already checked) expression and returns a
+    tuple of their results: one ``eval`` per event instead of one per rule.
+
+    >>> a = compile_expression("failed_logins_10m >= 5", event_types={"login"})
+    >>> b = compile_expression("not success", event_types={"login"})
+    >>> eval(compile_together([a, b]), EVAL_GLOBALS, {"failed_logins_10m": 6, "success": True})
+    (True, False)
+    """
+    node = ast.Expression(ast.Tuple([e.tree for e in expressions], ast.Load()))
+    return compile(ast.fix_missing_locations(node), "<rules>", "eval")
 
 
 def compile_expression(source: str, *, event_types: Collection[str]) -> CompiledExpression:

@@ -17,12 +17,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import CodeType
 from typing import Annotated, Any, Literal
 
 import msgspec
 
 from monitor.decision import Reason, Severity
-from monitor.ruleset.compiler import CompiledExpression
+from monitor.ruleset.compiler import EVAL_GLOBALS, CompiledExpression, compile_together
 
 EventTypeName = Literal["login", "payment", "topup", "security"]
 
@@ -76,7 +77,9 @@ class RulePack:
     version: str  # content hash of the files
     source: str
     errors: Counter[str] = field(default_factory=Counter, repr=False, compare=False)
-    _by_type: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
+    _by_type: dict[str, tuple[tuple[Rule, ...], CodeType]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         by_type: dict[str, list[Rule]] = {}
@@ -85,7 +88,16 @@ class RulePack:
                 continue
             for event_type in rule.spec.applies_to:
                 by_type.setdefault(event_type, []).append(rule)
-        object.__setattr__(self, "_by_type", {k: tuple(v) for k, v in by_type.items()})
+        compiled = {
+            t: (tuple(rules), compile_together([r.expr for r in rules]))
+            for t, rules in by_type.items()
+        }
+        object.__setattr__(self, "_by_type", compiled)
+
+    def for_type(self, event_type: str) -> tuple[Rule, ...]:
+        """The enabled rules that apply to ``event_type``."""
+        group = self._by_type.get(event_type)
+        return group[0] if group else ()
 
     def evaluate(self, features: Mapping[str, Any]) -> list[RuleHit]:
         """Hits of active and shadow rules for one event's features (callers keep
@@ -93,8 +105,21 @@ class RulePack:
 
         A rule whose arithmetic fails on this event (a division by a feature that is
         zero) does not fire; the failure is counted in ``errors`` by rule id."""
+        group = self._by_type.get(features["type"])
+        if group is None:
+            return []
+        rules, together = group
+        try:  # every rule of the event type in one eval (see compile_together)
+            flags = eval(together, EVAL_GLOBALS, features)  # checked trees, no builtins
+        except ArithmeticError:
+            return self._one_by_one(rules, features)
+        return [
+            RuleHit(r, r.explain(features)) for r, fired in zip(rules, flags, strict=True) if fired
+        ]
+
+    def _one_by_one(self, rules: tuple[Rule, ...], features: Mapping[str, Any]) -> list[RuleHit]:
         hits = []
-        for rule in self._by_type.get(features["type"], ()):
+        for rule in rules:
             try:
                 fired = rule.expr.evaluate(features)
             except ArithmeticError:
