@@ -70,6 +70,16 @@ def _parser() -> argparse.ArgumentParser:
     add_evaluate_arguments(evaluate)
     evaluate.set_defaults(handler=run_evaluate)
 
+    from monitor.bench.cli import add_arguments as add_bench_arguments
+
+    bench = sub.add_parser(
+        "bench",
+        help="measure pipeline speed per stage and memory per "
+        "account (results: docs/benchmarks.md)",
+    )
+    add_bench_arguments(bench)
+    bench.set_defaults(handler=_bench)
+
     rules = sub.add_parser("rules", help="rule pack tools")
     rsub = rules.add_subparsers(title="rule commands")
     check = rsub.add_parser("check", help="validate a rule pack; errors as file:line")
@@ -118,6 +128,12 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     from monitor.simulate import run_from_args
 
     return run_from_args(args, settings.kafka_bootstrap)
+
+
+def _bench(args: argparse.Namespace, settings: Settings) -> int:
+    from monitor.bench.cli import run_from_args
+
+    return run_from_args(args, settings)
 
 
 def _rules_check(args: argparse.Namespace, settings: Settings) -> int:

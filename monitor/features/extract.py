@@ -19,17 +19,32 @@ caller passes ``ts`` (``event.epoch``) so it is computed once per event.
 
 from __future__ import annotations
 
+import sys
 from array import array
-from bisect import bisect_right
 from typing import Any
 
 from monitor.events import Event, Login, Payment, Security, Topup
 from monitor.features.geo import haversine_km
 from monitor.features.state import (
+    BOUND_DEVICE,
+    COUNTRY,
+    DEVICE,
+    IP,
+    LARGE_OUTFLOW,
+    LOGIN_FAILED,
+    LOGIN_OK,
+    OUTFLOW,
+    OUTFLOWS,
+    PAYEE,
+    PAYMENT_FAILED,
+    PURCHASE,
+    RESET_REQUEST,
+    SMALL_PAYMENT_FAILED,
+    SOURCE,
+    SUBNET,
+    TOPUP,
+    TOPUP_FAILED,
     AccountState,
-    add_to_window,
-    count_in_window,
-    key_of,
 )
 from monitor.features.table import NEVER
 
@@ -48,6 +63,7 @@ CHANGES = {
     "mfa_disabled": "mfa",
     "device_bound": "device",
 }
+_NEW_DEVICE, _NEW_SUBNET, _NEW_COUNTRY = 0, 1, 2  # slots of AccountState.last_new
 
 
 def extract(state: AccountState, event: Event, ts: float) -> dict[str, Any]:
@@ -75,10 +91,10 @@ def extract(state: AccountState, event: Event, ts: float) -> dict[str, Any]:
             event.success and state.last_method is not None and event.method != state.last_method
         )
         if event.success:
-            add_to_window(state.window("logins"), ts, HOUR)
+            state.mark(ts, LOGIN_OK)
             state.last_method = event.method
         else:
-            add_to_window(state.window("failed_logins"), ts, HOUR)
+            state.mark(ts, LOGIN_FAILED)
     elif isinstance(event, Payment):
         _payment(state, event, ts, f)
     elif isinstance(event, Topup):
@@ -93,48 +109,57 @@ def extract(state: AccountState, event: Event, ts: float) -> dict[str, Any]:
                 changes = state.last_change = {}
             changes[kind] = max(ts, changes.get(kind, ts))
         if event.success and event.action == "device_bound" and event.device_id is not None:
-            state.remember("bound_devices", event.device_id)
+            state.remember(BOUND_DEVICE, event.device_id)
         if event.action == "password_reset_requested":
-            add_to_window(state.window("reset_requests"), ts, HOUR)
+            state.mark(ts, RESET_REQUEST)
 
-    f["failed_logins_10m"] = count_in_window(state.failed_logins, ts, TEN_MIN)
-    f["failed_logins_1h"] = count_in_window(state.failed_logins, ts, HOUR)
-    f["logins_1h"] = count_in_window(state.logins, ts, HOUR)
-    f["reset_requests_1h"] = count_in_window(state.reset_requests, ts, HOUR)
+    lo, hi = state.span(ts, HOUR)
+    marks = state.marks
+    lo10 = state.span(ts, TEN_MIN)[0]
+    f["failed_logins_10m"] = marks.count(LOGIN_FAILED, lo10, hi)
+    f["failed_logins_1h"] = marks.count(LOGIN_FAILED, lo, hi)
+    f["logins_1h"] = marks.count(LOGIN_OK, lo, hi)
+    f["reset_requests_1h"] = marks.count(RESET_REQUEST, lo, hi)
     _since_changes(state, ts, f)
     state.events += 1
     return f
 
 
 def _novelty(state: AccountState, event: Event, ts: float, known: bool, f: dict[str, Any]) -> None:
-    device, ip = event.device_id, event.ip
-    new_device = new_ip = new_subnet = False
-    if device is not None and device != state.last_device:  # same as last time: not new
-        new_device = state.remember("devices", device)
-        state.last_device = device
-    if ip is not None and ip != state.last_ip:
-        new_ip = state.remember("ips", ip)
-        new_subnet = state.remember("subnets", _subnet(ip))
-        state.last_ip = ip
-    geo = event.geo
-    new_country = geo is not None and state.remember("countries", geo.country)
-    f["new_device"] = new_device = known and new_device
-    f["new_ip"] = known and new_ip
-    f["new_subnet"] = new_subnet = known and new_subnet
-    f["new_country"] = new_country = known and new_country
-    if new_device and ts > state.last_new_device:
-        state.last_new_device = ts
-    if new_subnet and ts > state.last_new_subnet:
-        state.last_new_subnet = ts
-    if new_country and ts > state.last_new_country:
-        state.last_new_country = ts
-    bound = state.bound_devices
+    device, ip, geo = event.device_id, event.ip, event.geo
+    new_device = device is not None and state.remember(DEVICE, device) and known
+    new_ip = new_subnet = False
+    if ip is not None:
+        new_ip = state.remember(IP, ip) and known
+        new_subnet = state.remember(SUBNET, _subnet(ip)) and known
+    new_country = geo is not None and state.remember(COUNTRY, geo.country) and known
+    f["new_device"] = new_device
+    f["new_ip"] = new_ip
+    f["new_subnet"] = new_subnet
+    f["new_country"] = new_country
     f["device_bound"] = (
-        event.device_id is not None and bound is not None and key_of(event.device_id) in bound
+        device is not None
+        and state.count_known(BOUND_DEVICE) > 0
+        and state.knows(BOUND_DEVICE, device)
     )
-    f["minutes_since_new_device"] = _since(state.last_new_device, ts)
-    f["minutes_since_new_subnet"] = _since(state.last_new_subnet, ts)
-    f["minutes_since_new_country"] = _since(state.last_new_country, ts)
+    last_new = state.last_new
+    if new_device or new_subnet or new_country:
+        if last_new is None:
+            last_new = state.last_new = array("d", (0.0, 0.0, 0.0))
+        for slot, new in (
+            (_NEW_DEVICE, new_device),
+            (_NEW_SUBNET, new_subnet),
+            (_NEW_COUNTRY, new_country),
+        ):
+            if new and ts > last_new[slot]:
+                last_new[slot] = ts
+    if last_new is None:
+        f["minutes_since_new_device"] = f["minutes_since_new_subnet"] = NEVER
+        f["minutes_since_new_country"] = NEVER
+    else:
+        f["minutes_since_new_device"] = _since(last_new[_NEW_DEVICE], ts)
+        f["minutes_since_new_subnet"] = _since(last_new[_NEW_SUBNET], ts)
+        f["minutes_since_new_country"] = _since(last_new[_NEW_COUNTRY], ts)
 
 
 def _since(at: float, ts: float) -> float:
@@ -161,9 +186,13 @@ def _geography(state: AccountState, event: Event, ts: float, f: dict[str, Any]) 
             gap = abs(ts - last[2])
             speed = distance / (max(gap, 60.0) / HOUR)  # a minute's floor: GPS jitter
             minutes = gap / 60.0
-            prev_city = last[3]
-        if last is None or ts >= last[2]:
-            state.last_geo = (geo.lat, geo.lon, ts, geo.city or geo.country)
+            prev_city = state.last_city
+        if last is None:
+            state.last_geo = array("d", (geo.lat, geo.lon, ts))
+            state.last_city = sys.intern(geo.city or geo.country)
+        elif ts >= last[2]:
+            last[0], last[1], last[2] = geo.lat, geo.lon, ts
+            state.last_city = sys.intern(geo.city or geo.country)
     f["distance_km"] = distance
     f["speed_kmh"] = speed
     f["prev_city"] = prev_city
@@ -190,38 +219,11 @@ def _since_changes(state: AccountState, ts: float, f: dict[str, Any]) -> None:
     f["minutes_since_security_change"] = latest
 
 
-def _add_pair(
-    times: array[float], values: array[float], ts: float, value: float, horizon: float
-) -> None:
-    """Insert (ts, value) into parallel windows, keeping them sorted by time."""
-    if not times or ts >= times[-1]:
-        times.append(ts)
-        values.append(value)
-    else:
-        i = bisect_right(times, ts)
-        times.insert(i, ts)
-        values.insert(i, value)
-    cut = times[-1] - horizon
-    if times[0] < cut:
-        n = bisect_right(times, cut)
-        del times[:n]
-        del values[:n]
-
-
-def _sum_in_window(
-    times: array[float] | None, values: array[float] | None, ts: float, width: float
-) -> float:
-    if not times or values is None:
-        return 0.0
-    hi = bisect_right(times, ts)
-    return float(sum(values[bisect_right(times, ts - width) : hi]))
-
-
 def _money(state: AccountState, amount: float, f: dict[str, Any]) -> None:
-    median = state.amount_median
     n = state.amount_n
     mean, std = state.amount_mean, state.amount_std
-    usual = median.get() if median is not None and n >= 1 else None
+    median = state.amount_median
+    usual = median.get() if median is not None else None
     f["amount"] = amount
     f["amount_n"] = n
     f["amount_mean"] = mean
@@ -241,28 +243,38 @@ def _payment(state: AccountState, event: Payment, ts: float, f: dict[str, Any]) 
     f["status"] = event.status
     f["failure_reason"] = event.failure_reason or ""
     # new to a known account: its first payment ever is to a new payee too
-    f["new_payee"] = state.remember("payees", event.payee_id) and state.events > 0
-    outflow = event.kind != "purchase"
+    f["new_payee"] = state.remember(PAYEE, event.payee_id) and state.events > 0
     if event.status == "failed":
-        add_to_window(state.window("failed_payments"), ts, DAY)
-        if amount < SMALL_AMOUNT:
-            add_to_window(state.window("small_failed_payments"), ts, TEN_MIN)
+        state.mark(ts, SMALL_PAYMENT_FAILED if amount < SMALL_AMOUNT else PAYMENT_FAILED)
     else:
-        _add_pair(state.window("payments"), state.window("payment_amounts"), ts, amount, DAY)
-        if outflow:
-            _add_pair(state.window("outflows"), state.window("outflow_amounts"), ts, amount, HOUR)
-            if f["amount_vs_median"] >= LARGE_FACTOR:
-                add_to_window(state.window("large_outflows"), ts, HOUR)
+        if event.kind == "purchase":
+            what = PURCHASE
+        elif f["amount_vs_median"] >= LARGE_FACTOR:
+            what = LARGE_OUTFLOW
+        else:
+            what = OUTFLOW
+        state.mark(ts, what, amount)
         state.add_amount(amount)
-    f["payments_1h"] = count_in_window(state.payments, ts, HOUR)
-    f["payments_24h"] = count_in_window(state.payments, ts, DAY)
-    f["payment_amount_1h"] = _sum_in_window(state.payments, state.payment_amounts, ts, HOUR)
-    f["payment_amount_24h"] = _sum_in_window(state.payments, state.payment_amounts, ts, DAY)
-    f["outflow_amount_1h"] = _sum_in_window(state.outflows, state.outflow_amounts, ts, HOUR)
-    f["large_outflows_1h"] = count_in_window(state.large_outflows, ts, HOUR)
-    f["failed_payments_10m"] = count_in_window(state.failed_payments, ts, TEN_MIN)
-    f["failed_payments_24h"] = count_in_window(state.failed_payments, ts, DAY)
-    f["small_failed_payments_10m"] = count_in_window(state.small_failed_payments, ts, TEN_MIN)
+    marks, amounts = state.marks, state.amounts
+    lo_day, hi = state.span(ts, DAY)
+    lo_hour = state.span(ts, HOUR)[0]
+    lo_10 = state.span(ts, TEN_MIN)[0]
+    day = amounts[lo_day:hi]  # paid marks carry their amount, every other mark 0
+    hour = day[lo_hour - lo_day :]
+    f["payments_1h"] = len(hour) - hour.count(0.0)
+    f["payments_24h"] = len(day) - day.count(0.0)
+    f["payment_amount_1h"] = float(sum(hour))
+    f["payment_amount_24h"] = float(sum(day))
+    f["outflow_amount_1h"] = float(
+        sum(amounts[i] for i in range(lo_hour, hi) if marks[i] in OUTFLOWS)
+    )
+    f["large_outflows_1h"] = marks.count(LARGE_OUTFLOW, lo_hour, hi)
+    small = marks.count(SMALL_PAYMENT_FAILED, lo_10, hi)
+    f["failed_payments_10m"] = marks.count(PAYMENT_FAILED, lo_10, hi) + small
+    f["failed_payments_24h"] = marks.count(PAYMENT_FAILED, lo_day, hi) + marks.count(
+        SMALL_PAYMENT_FAILED, lo_day, hi
+    )
+    f["small_failed_payments_10m"] = small
     topup = state.last_topup
     f["minutes_since_topup"] = NEVER if topup is None or topup[0] > ts else (ts - topup[0]) / 60
     f["last_topup_amount"] = topup[1] if topup else 0.0
@@ -274,14 +286,13 @@ def _topup(state: AccountState, event: Topup, ts: float, f: dict[str, Any]) -> N
     f["currency"] = event.currency
     f["status"] = event.status
     f["failure_reason"] = event.failure_reason or ""
-    known_sources = state.sources is not None
-    new_source = state.remember("sources", event.source_id) and known_sources
+    known_sources = state.count_known(SOURCE) > 0
+    new_source = state.remember(SOURCE, event.source_id) and known_sources
     f["new_source"] = new_source
-    if event.status == "failed":
-        add_to_window(state.window("failed_topups"), ts, DAY)
-    else:
-        add_to_window(state.window("topups"), ts, DAY)
+    # top-up amounts are not payments: their marks carry no amount
+    state.mark(ts, TOPUP_FAILED if event.status == "failed" else TOPUP)
     if event.status == "credited" and (state.last_topup is None or ts >= state.last_topup[0]):
         state.last_topup = (ts, event.amount, new_source)
-    f["topups_24h"] = count_in_window(state.topups, ts, DAY)
-    f["failed_topups_24h"] = count_in_window(state.failed_topups, ts, DAY)
+    lo, hi = state.span(ts, DAY)
+    f["topups_24h"] = state.marks.count(TOPUP, lo, hi)
+    f["failed_topups_24h"] = state.marks.count(TOPUP_FAILED, lo, hi)

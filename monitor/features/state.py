@@ -1,203 +1,188 @@
-"""Per-account state, kept by event time, with bounded memory.
+"""Per-account state, kept by event time, in a few compact containers.
 
-Windows are sorted ``array('d')`` of event times: an event that arrives out of order is
-inserted in its place, so counts do not depend on arrival order. Windows are created on
-first use (most accounts never fail a login), and dropped past their horizon.
+Memory is the constraint (≤ 2 KB per tracked account at a million accounts), so the
+state is three parallel containers for every event-time mark plus one byte string for
+every novelty set, instead of a Python list or set per feature:
 
-Novelty sets (devices, IPs, subnets, countries, payees, top-up sources) keep stable
-32-bit CRCs of the values in small ``array('I')`` LRUs: 4 bytes an entry instead of a
-string and a dict slot (~100 bytes), and the same after a restart (``hash()`` is not).
+- ``times`` (``array('d')``, sorted), ``marks`` (``bytearray``: what happened) and
+  ``amounts`` (``array('f')``: money, 0 for non-payments) hold the last 24 hours. An
+  event that arrives out of order is inserted in its place, so counts do not depend on
+  arrival order. Counting one kind in a window is ``marks[lo:hi].count(kind)``: a
+  bisect and a C scan.
+- ``seen`` holds 4-byte keys (3 bits of kind, 29 bits of CRC-32 of the value) of the
+  devices, IPs, subnets, countries, payees, top-up sources and bound devices seen,
+  least recently used first; a lookup is ``bytes.find``. CRC-32 rather than ``hash()``:
+  the same after a restart, so checkpoints stay valid.
 
 >>> s = AccountState()
->>> seen = [("d1", 1.0), ("d2", 2.0), ("d1", 3.0), ("d3", 4.0)]
->>> [s.remember("devices", d, 2) for d, _ in seen]
-[True, True, False, True]
->>> len(s.devices)   # d2 was least recently used and dropped
-2
->>> w = new_window()
+>>> [s.remember(DEVICE, d) for d in ("d1", "d2", "d1", "d1", "d3")]
+[True, True, False, False, True]
+>>> s.knows(DEVICE, "d2"), s.knows(PAYEE, "d2"), s.count_known(DEVICE)
+(True, False, 3)
 >>> for t in (10.0, 30.0, 20.0):
-...     add_to_window(w, t, horizon=1000.0)
->>> list(w), count_in_window(w, 30.0, 15.0)
+...     s.mark(t, LOGIN_FAILED)
+>>> list(s.times), s.count(LOGIN_FAILED, 30.0, 15.0)
 ([10.0, 20.0, 30.0], 2)
 """
 
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, bisect_right
 from zlib import crc32
 
 from river import stats
 
-# Sizes of the novelty LRUs: large enough for honest variety, small enough to bound memory.
-LIMITS = {
-    "devices": 8,
-    "ips": 16,
-    "subnets": 8,
-    "countries": 8,
-    "payees": 32,
-    "sources": 8,
-    "bound_devices": 4,
-}
-MAX_WINDOW = 512  # entries kept per window at most (a flood cannot grow state unbounded)
+# --- what a mark records (one byte each) ---
+LOGIN_OK, LOGIN_FAILED, RESET_REQUEST = b"\x01", b"\x02", b"\x03"
+PURCHASE, OUTFLOW, LARGE_OUTFLOW = b"\x04", b"\x05", b"\x06"  # succeeded or pending
+PAYMENT_FAILED, SMALL_PAYMENT_FAILED = b"\x07", b"\x08"
+TOPUP, TOPUP_FAILED = b"\x09", b"\x0a"
+OUTFLOWS = frozenset({OUTFLOW[0], LARGE_OUTFLOW[0]})
+
+HORIZON = 86400.0  # marks older than a day behind the newest are dropped
+MAX_MARKS = 512  # ... and at most this many: a flood cannot grow state without bound
+
+# --- novelty kinds and how many of each are remembered (LRU) ---
+DEVICE, IP, SUBNET, COUNTRY, PAYEE, SOURCE, BOUND_DEVICE = range(7)
+LIMITS = (8, 16, 8, 8, 32, 8, 4)
+_HASH = (1 << 29) - 1
+_BITS = 6  # per-kind counters packed in one int (limits < 64)
 
 
-def new_window() -> array[float]:
-    return array("d")
+def _key(kind: int, value: str) -> bytes:
+    return ((kind << 29) | (crc32(value.encode()) & _HASH)).to_bytes(4, "little")
 
 
-def add_to_window(window: array[float], ts: float, horizon: float) -> None:
-    """Insert ``ts`` in order; drop entries older than ``newest - horizon``."""
-    if not window or ts >= window[-1]:
-        window.append(ts)
-    else:
-        insort(window, ts)
-    cut = window[-1] - horizon
-    if window[0] < cut:
-        del window[: bisect_left(window, cut)]
-    if len(window) > MAX_WINDOW:
-        del window[: len(window) - MAX_WINDOW]
-
-
-def count_in_window(window: array[float] | None, ts: float, width: float) -> int:
-    """Entries in ``(ts - width, ts]``."""
-    if not window:
-        return 0
-    return bisect_right(window, ts) - bisect_right(window, ts - width)
-
-
-def key_of(value: str) -> int:
-    return crc32(value.encode())
+def _find(seen: bytearray, key: bytes) -> int:
+    """Offset of ``key`` on a 4-byte boundary, or -1."""
+    i = seen.find(key)
+    while i != -1 and i % 4:
+        i = seen.find(key, i + 1)
+    return i
 
 
 class AccountState:
-    """Everything Vigil remembers about one account: plain slots, arrays created on
-    first use. Amount statistics are river's (``stats.Var`` for mean and variance,
-    ``stats.Quantile`` for the median), created with the first payment."""
+    """Everything Vigil remembers about one account. The payment-amount median is
+    river's ``stats.Quantile`` (robust to the odd huge purchase); mean and variance are
+    Welford's three numbers in slots (a river ``stats.Var`` per account costs ~265 B)."""
 
     __slots__ = (
+        "amount_m2",
         "amount_max",
+        "amount_mean",
         "amount_median",
-        "amount_var",
-        "bound_devices",
-        "countries",
-        "devices",
+        "amount_n",
+        "amounts",
         "events",
-        "failed_logins",
-        "failed_payments",
-        "failed_topups",
         "first_ts",
-        "ips",
-        "large_outflows",
         "last_change",
-        "last_device",
+        "last_city",
         "last_geo",
-        "last_ip",
         "last_method",
-        "last_new_country",
-        "last_new_device",
-        "last_new_subnet",
+        "last_new",
         "last_topup",
         "last_ts",
-        "logins",
-        "outflow_amounts",
-        "outflows",
-        "payees",
-        "payment_amounts",
-        "payments",
-        "reset_requests",
-        "small_failed_payments",
-        "sources",
-        "subnets",
-        "topups",
+        "marks",
+        "seen",
+        "seen_counts",
+        "times",
     )
 
     def __init__(self) -> None:
         self.events = 0
         self.first_ts = 0.0
         self.last_ts = 0.0
-        self.devices: array[int] | None = None
-        self.ips: array[int] | None = None
-        self.subnets: array[int] | None = None
-        self.countries: array[int] | None = None
-        self.payees: array[int] | None = None
-        self.sources: array[int] | None = None
-        self.bound_devices: array[int] | None = None  # bound by a device_bound event
-        # the last device and IP as given: most events repeat them, and comparing two
-        # strings is ~10x cheaper than hashing one into the LRU (see _novelty)
-        self.last_device: str | None = None
-        self.last_ip: str | None = None
-        # event-time windows (sorted times), created on first use
-        self.logins: array[float] | None = None
-        self.failed_logins: array[float] | None = None
-        self.payments: array[float] | None = None
-        self.payment_amounts: array[float] | None = None  # parallel to ``payments``
-        self.outflows: array[float] | None = None  # transfers and withdrawals
-        self.outflow_amounts: array[float] | None = None
-        self.large_outflows: array[float] | None = None
-        self.failed_payments: array[float] | None = None
-        self.small_failed_payments: array[float] | None = None
-        self.topups: array[float] | None = None
-        self.failed_topups: array[float] | None = None
-        self.reset_requests: array[float] | None = None
-        # amounts (succeeded and pending payments)
-        self.amount_var: stats.Var | None = None
-        self.amount_median: stats.Quantile | None = None
+        self.times: array[float] = array("d")
+        self.marks = bytearray()
+        self.amounts: array[float] = array("f")
+        self.seen = bytearray()
+        self.seen_counts = 0
+        self.amount_n = 0
+        self.amount_mean = 0.0
+        self.amount_m2 = 0.0
         self.amount_max = 0.0
-        self.last_geo: tuple[float, float, float, str] | None = None  # lat, lon, ts, city
+        self.amount_median: stats.Quantile | None = None
+        self.last_geo: array[float] | None = None  # lat, lon, event time
+        self.last_city = ""  # interned: shared by every account in the same city
         self.last_method: str | None = None
-        self.last_new_device = 0.0  # event time a never-seen device last appeared (0: never)
-        self.last_new_subnet = 0.0
-        self.last_new_country = 0.0
+        # event time a never-seen device, subnet, country last appeared (0: never)
+        self.last_new: array[float] | None = None
         # event time of the last security change by kind (password, contact, mfa, device)
         self.last_change: dict[str, float] | None = None
         self.last_topup: tuple[float, float, bool] | None = None  # ts, amount, new source
 
-    def remember(self, attr: str, value: str, limit: int | None = None) -> bool:
-        """Mark ``value`` as seen in the LRU ``attr``; return True if it was new."""
-        seen: array[int] | None = getattr(self, attr)
-        key = key_of(value)
-        if seen and seen[-1] == key:  # the usual case: same device/IP as last time
+    # -- novelty -------------------------------------------------------------------
+    def remember(self, kind: int, value: str) -> bool:
+        """Mark ``value`` as seen (most recently used); return True if it was new."""
+        key = _key(kind, value)
+        seen = self.seen
+        i = _find(seen, key)
+        if i != -1:  # known: now the most recently used
+            if i != len(seen) - 4:
+                del seen[i : i + 4]
+                seen += key
             return False
-        if seen is None:
-            setattr(self, attr, array("I", (key,)))
-            return True
-        try:
-            seen.remove(key)
-        except ValueError:
-            seen.append(key)
-            if len(seen) > (limit or LIMITS[attr]):
-                del seen[0]
-            return True
-        seen.append(key)
-        return False
+        seen += key
+        shift = kind * _BITS
+        if (self.seen_counts >> shift) & 63 < LIMITS[kind]:
+            self.seen_counts += 1 << shift
+        else:  # full: forget the least recently used of this kind
+            for j in range(0, len(seen), 4):
+                if seen[j + 3] >> 5 == kind:
+                    del seen[j : j + 4]
+                    break
+        return True
 
-    def window(self, attr: str) -> array[float]:
-        """The window ``attr``, created if missing."""
-        w: array[float] | None = getattr(self, attr)
-        if w is None:
-            w = array("d")
-            setattr(self, attr, w)
-        return w
+    def knows(self, kind: int, value: str) -> bool:
+        return _find(self.seen, _key(kind, value)) != -1
 
+    def count_known(self, kind: int) -> int:
+        return (self.seen_counts >> (kind * _BITS)) & 63
+
+    # -- event-time marks ---------------------------------------------------------------
+    def mark(self, ts: float, what: bytes, amount: float = 0.0) -> None:
+        """Record that ``what`` happened at event time ``ts``."""
+        times = self.times
+        if not times or ts >= times[-1]:
+            times.append(ts)
+            self.marks += what
+            self.amounts.append(amount)
+        else:
+            i = bisect_right(times, ts)
+            times.insert(i, ts)
+            self.marks[i:i] = what
+            self.amounts.insert(i, amount)
+        cut = times[-1] - HORIZON
+        n = bisect_left(times, cut) if times[0] < cut else 0
+        n = max(n, len(times) - MAX_MARKS)
+        if n > 0:
+            del times[:n]
+            del self.marks[:n]
+            del self.amounts[:n]
+
+    def span(self, ts: float, width: float) -> tuple[int, int]:
+        """Index range of the marks in ``(ts - width, ts]``."""
+        times = self.times
+        return bisect_right(times, ts - width), bisect_right(times, ts)
+
+    def count(self, what: bytes, ts: float, width: float) -> int:
+        lo, hi = self.span(ts, width)
+        return self.marks.count(what, lo, hi) if hi > lo else 0
+
+    # -- amounts ------------------------------------------------------------------
     def add_amount(self, amount: float) -> None:
-        if self.amount_var is None:
-            self.amount_var = stats.Var()
+        if self.amount_median is None:
             self.amount_median = stats.Quantile(0.5)
-        self.amount_var.update(amount)
-        assert self.amount_median is not None
         self.amount_median.update(amount)
-        self.amount_max = max(self.amount_max, amount)
-
-    @property
-    def amount_n(self) -> int:
-        return int(self.amount_var.mean.n) if self.amount_var is not None else 0
-
-    @property
-    def amount_mean(self) -> float:
-        return self.amount_var.mean.get() if self.amount_var is not None else 0.0
+        self.amount_n += 1
+        delta = amount - self.amount_mean
+        self.amount_mean += delta / self.amount_n
+        self.amount_m2 += delta * (amount - self.amount_mean)
+        if amount > self.amount_max:
+            self.amount_max = amount
 
     @property
     def amount_std(self) -> float:
-        var = self.amount_var
-        return var.get() ** 0.5 if var is not None and var.mean.n > 1 else 0.0
+        n = self.amount_n
+        return (self.amount_m2 / (n - 1)) ** 0.5 if n > 1 else 0.0

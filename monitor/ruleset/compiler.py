@@ -52,6 +52,11 @@ class CompiledExpression:
     source: str
     code: CodeType
     names: tuple[str, ...]  # feature names the expression reads, in first-use order
+    event_types: frozenset[str] = frozenset()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # code objects do not pickle: a snapshot carries the source and compiles it again
+        return (compile_expression, (self.source, self.event_types))
 
     @property
     def tree(self) -> ast.expr:
@@ -80,7 +85,7 @@ def compile_together(expressions: Sequence[CompiledExpression]) -> CodeType:
     return compile(ast.fix_missing_locations(node), "<rules>", "eval")
 
 
-def compile_expression(source: str, *, event_types: Collection[str]) -> CompiledExpression:
+def compile_expression(source: str, event_types: Collection[str]) -> CompiledExpression:
     """Parse, check and compile ``source`` for rules applying to ``event_types``."""
     try:
         tree = ast.parse(source.strip(), mode="eval")
@@ -91,7 +96,8 @@ def compile_expression(source: str, *, event_types: Collection[str]) -> Compiled
     if result not in ("bool", "any"):
         raise ExpressionError(f"expression must be a condition (true/false), not {result}")
     code = compile(tree, "<rule>", "eval")
-    return CompiledExpression(source, code, tuple(dict.fromkeys(checker.names)))
+    names = tuple(dict.fromkeys(checker.names))
+    return CompiledExpression(source, code, names, frozenset(event_types))
 
 
 class _Checker:

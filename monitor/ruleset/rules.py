@@ -94,6 +94,10 @@ class RulePack:
         }
         object.__setattr__(self, "_by_type", compiled)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # the combined per-type code objects do not pickle: rebuild them from the rules
+        return (RulePack, (self.rules, self.version, self.source))
+
     def for_type(self, event_type: str) -> tuple[Rule, ...]:
         """The enabled rules that apply to ``event_type``."""
         group = self._by_type.get(event_type)

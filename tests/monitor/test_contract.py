@@ -32,7 +32,7 @@ from monitor.detectors.anomaly import vector
 from monitor.detectors.population import PopulationMonitor
 from monitor.events import Event, Geo, Login, Payment, Security, Topup
 from monitor.features import FEATURES, AccountState, extract
-from monitor.features.state import MAX_WINDOW
+from monitor.features.state import MAX_MARKS
 from monitor.pipeline import PartitionPipeline
 from monitor.ruleset import ExpressionError, RulePack, compile_expression, load_rules
 from monitor.ruleset.functions import FUNCTIONS, NUMBER
@@ -187,7 +187,7 @@ def _pipeline_exercised(outputs: list[tuple[Decision, list[Decision]]]) -> bool:
 
 ADAPTERS = [
     # Per-account states: windows are cut at their time horizon (at most a day) and at
-    # MAX_WINDOW entries, novelty sets are LRUs of LIMITS entries, amount statistics are
+    # MAX_MARKS entries, novelty sets are LRUs of LIMITS entries, amount statistics are
     # fixed-size (P² median). Growth is the LRUs filling up: well under 1.5x.
     Adapter(
         "features",
@@ -274,14 +274,6 @@ def test_pickled_mid_stream_continues_identically(adapter):
     assert_same(from_original, reference(adapter.name)[half:])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="BUG: PartitionPipeline cannot be pickled: its RulePack holds compiled "
-    "code objects (CompiledExpression.code, RulePack._by_type), 'cannot pickle code "
-    "objects'; the partition snapshot (ARCHITECTURE invariant 2) needs the pack left "
-    "out (__getstate__) or rebuilt from its sources (__reduce__)",
-)
 def test_pipeline_pickles_with_its_rule_pack():
     adapter = next(a for a in ADAPTERS if a.name == "pipeline")
     items = stream()[:500]
@@ -326,23 +318,10 @@ def test_memory_does_not_grow_with_the_stream(adapter):
 WORST_EVENTS = 20_000
 COUNTRIES = ("CN", "SG", "NG", "US", "DE", "FR", "BR", "IN", "JP", "GB")
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
-# Each of the 12 windows holds at most MAX_WINDOW (512) floats (48 KiB), the LRUs 84
-# ints, the amount statistics a few hundred bytes: 64 KiB pickled covers the worst case.
-MAX_STATE_BYTES = 64 * 1024
-WINDOWS = (
-    "logins",
-    "failed_logins",
-    "payments",
-    "payment_amounts",
-    "outflows",
-    "outflow_amounts",
-    "large_outflows",
-    "failed_payments",
-    "small_failed_payments",
-    "topups",
-    "failed_topups",
-    "reset_requests",
-)
+# The marks hold at most MAX_MARKS (512) entries of 13 bytes (time, kind, amount), the
+# novelty keys 84 x 4 bytes, the statistics a few hundred bytes: 16 KiB covers it.
+MAX_STATE_BYTES = 16 * 1024
+WINDOWS = ("times", "marks", "amounts")
 
 
 def worst_case(step_s: float) -> Iterator[Event]:
@@ -408,14 +387,6 @@ def deep_size(obj: Any, seen: set[int] | None = None) -> int:
     return size
 
 
-WINDOW_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: monitor/features/extract.py _add_pair (the payments/payment_amounts and "
-    "outflows/outflow_amounts windows) trims by time horizon only, never to MAX_WINDOW "
-    "like add_to_window: a day of frequent payments grows one account's state without "
-    "bound (payments: 640 entries over 7 days here, 4,444 in the flood; outflows: 800)",
-)
 STEPS = {"over-7-days": 30.0, "flood-in-6-hours": 1.0}
 
 
@@ -432,7 +403,7 @@ def worst_state(step_s: float) -> AccountState:
     "step_s",
     [
         pytest.param(STEPS["over-7-days"], id="over-7-days"),
-        pytest.param(STEPS["flood-in-6-hours"], id="flood-in-6-hours", marks=WINDOW_BUG),
+        pytest.param(STEPS["flood-in-6-hours"], id="flood-in-6-hours"),
     ],
 )
 def test_one_account_state_stays_under_its_byte_bound(step_s):
@@ -447,11 +418,10 @@ def test_one_account_state_stays_under_its_byte_bound(step_s):
 
 
 @pytest.mark.parametrize("step_s", list(STEPS.values()), ids=list(STEPS))
-@WINDOW_BUG
 def test_every_window_is_capped(step_s):
     lengths = {name: len(getattr(worst_state(step_s), name) or ()) for name in WINDOWS}
     assert set(WINDOWS) <= set(AccountState.__slots__)
-    assert max(lengths.values()) <= MAX_WINDOW, lengths
+    assert max(lengths.values()) <= MAX_MARKS, lengths
 
 
 # --- 3. feeding does not mutate the input ------------------------------------------------

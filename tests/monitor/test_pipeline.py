@@ -298,7 +298,7 @@ def test_state_is_per_partition(rules):
     assert [d.rule_ids for d in d0 + d1] == [[]] * 6  # neither saw six
     assert list(p0.accounts) == list(p1.accounts) == ["shared"]
     assert p0.accounts["shared"] is not p1.accounts["shared"]
-    assert p0.accounts["shared"].failed_logins != p1.accounts["shared"].failed_logins
+    assert p0.accounts["shared"].times != p1.accounts["shared"].times
     assert p0.detector is not p1.detector
 
 

@@ -13,13 +13,24 @@ from hypothesis import strategies as st
 from monitor.events import DecodeError, Event, decode, encode
 from monitor.features import FEATURES, AccountState
 from monitor.features import extract as _extract
-from monitor.features.state import LIMITS, add_to_window, count_in_window, key_of
+from monitor.features.state import (
+    COUNTRY,
+    DEVICE,
+    HORIZON,
+    IP,
+    LIMITS,
+    LOGIN_FAILED,
+    MAX_MARKS,
+    PAYEE,
+    SOURCE,
+)
 from monitor.features.table import NEVER
 from monitor.testing import LAGOS, SHANGHAI, at, login, payment, security, topup
 
 T0 = "2026-01-01T00:00:00Z"
-MAX_COUNTRIES, MAX_DEVICES, MAX_IPS = LIMITS["countries"], LIMITS["devices"], LIMITS["ips"]
-MAX_PAYEES, MAX_SOURCES = LIMITS["payees"], LIMITS["sources"]
+MAX_COUNTRIES, MAX_DEVICES, MAX_IPS = LIMITS[COUNTRY], LIMITS[DEVICE], LIMITS[IP]
+MAX_PAYEES, MAX_SOURCES = LIMITS[PAYEE], LIMITS[SOURCE]
+KINDS = {"devices": DEVICE, "ips": IP, "countries": COUNTRY}
 
 
 def extract(state: AccountState, event: Event) -> dict[str, Any]:
@@ -132,7 +143,7 @@ def test_windows_use_event_time_not_arrival_order():
     (late,) = feed(state, failed_login(30))
     assert late["failed_logins_10m"] == 2  # 24 and 30
     assert late["failed_logins_1h"] == 4  # 0, 12, 24 and 30
-    assert count_in_window(state.failed_logins, state.failed_logins[-1], 600.0) == 1
+    assert state.count(LOGIN_FAILED, state.times[-1], 600.0) == 1
 
 
 def test_late_event_inside_the_window_is_counted():
@@ -140,16 +151,21 @@ def test_late_event_inside_the_window_is_counted():
     feed(state, failed_login(0), failed_login(5))
     (late,) = feed(state, failed_login(3))
     assert late["failed_logins_10m"] == 2  # at 3 min: failures at 0 and 3
-    assert list(state.failed_logins) == sorted(state.failed_logins)
-    assert count_in_window(state.failed_logins, state.failed_logins[-1], 600.0) == 3
+    assert list(state.times) == sorted(state.times)
+    assert state.count(LOGIN_FAILED, state.times[-1], 600.0) == 3
 
 
-def test_window_keeps_at_most_its_horizon():
-    window: list[float] = []
-    for ts in range(0, 20_000, 60):
-        add_to_window(window, float(ts), horizon=3600.0)
-    assert window[0] >= window[-1] - 3600.0
-    assert len(window) == 61
+def test_marks_keep_at_most_their_horizon_and_cap():
+    state = AccountState()
+    for ts in range(0, 200_000, 600):
+        state.mark(float(ts), LOGIN_FAILED)
+    assert state.times[0] >= state.times[-1] - HORIZON
+    assert len(state.times) == len(state.marks) == len(state.amounts) == 145
+    flood = AccountState()
+    for ts in range(5_000):
+        flood.mark(float(ts), LOGIN_FAILED, 1.0)
+    assert len(flood.times) == len(flood.marks) == len(flood.amounts) == MAX_MARKS
+    assert flood.times[-1] == 4_999.0
 
 
 def _brute(times: list[float], ts: float, width: float) -> int:
@@ -173,9 +189,10 @@ def test_out_of_order_arrival_gives_the_same_window_counts(pair):
     times = [ev(login("a", at(T0, seconds=s))).epoch for s in secs]
     for width in (600.0, 3600.0):
         want = _brute(times, latest, width)
-        assert count_in_window(sorted_state.failed_logins, latest, width) == want
-        assert count_in_window(shuffled_state.failed_logins, latest, width) == want
-    assert sorted_state.failed_logins == shuffled_state.failed_logins
+        assert sorted_state.count(LOGIN_FAILED, latest, width) == want
+        assert shuffled_state.count(LOGIN_FAILED, latest, width) == want
+    assert sorted_state.times == shuffled_state.times
+    assert sorted_state.marks == shuffled_state.marks
 
 
 # --- novelty ------------------------------------------------------------------------
@@ -253,8 +270,11 @@ def test_source_lru_never_exceeds_its_limit():
     state = AccountState()
     for i in range(MAX_SOURCES * 3):
         feed(state, topup("a", at(T0, minutes=i), 10.0, source_id=f"card-{i}"))
-        assert len(state.sources) <= MAX_SOURCES
-    assert len(state.sources) == MAX_SOURCES
+        assert state.count_known(SOURCE) <= MAX_SOURCES
+    assert state.count_known(SOURCE) == MAX_SOURCES
+    assert len(state.seen) == 4 * MAX_SOURCES  # 4-byte keys, sources only
+    assert state.knows(SOURCE, f"card-{MAX_SOURCES * 3 - 1}")
+    assert not state.knows(SOURCE, "card-0")
 
 
 @pytest.mark.parametrize(
@@ -273,16 +293,18 @@ def test_novelty_lrus_never_exceed_their_limit(attr, limit):
             geo=geo(country),
         )
         feed(state, raw)
-        assert len(getattr(state, attr)) <= limit
-    assert len(getattr(state, attr)) == min(limit, 26 if attr == "countries" else limit * 3)
+        assert state.count_known(KINDS[attr]) <= limit
+    assert state.count_known(KINDS[attr]) == min(limit, 26 if attr == "countries" else limit * 3)
 
 
 def test_payee_lru_never_exceeds_its_limit():
     state = AccountState()
     for i in range(MAX_PAYEES * 2):
         feed(state, payment("a", at(T0, minutes=i), 5.0, payee_id=f"p{i}"))
-        assert len(state.payees) <= MAX_PAYEES
-    assert list(state.payees) == [key_of(f"p{i}") for i in range(MAX_PAYEES, MAX_PAYEES * 2)]
+        assert state.count_known(PAYEE) <= MAX_PAYEES
+    assert [state.knows(PAYEE, f"p{i}") for i in range(MAX_PAYEES * 2)] == [False] * MAX_PAYEES + [
+        True
+    ] * MAX_PAYEES
 
 
 def test_lru_keeps_recently_seen_devices_and_evicts_the_oldest():
@@ -292,8 +314,8 @@ def test_lru_keeps_recently_seen_devices_and_evicts_the_oldest():
         # the home device comes back between every new one, so it is never the oldest
         feed(state, login("a", at(T0, minutes=2 * i), device_id=f"d{i}"))
         feed(state, login("a", at(T0, minutes=2 * i + 1), device_id="home"))
-    assert key_of("home") in state.devices
-    assert key_of("d1") not in state.devices
+    assert state.knows(DEVICE, "home")
+    assert not state.knows(DEVICE, "d1")
     (f,) = feed(state, login("a", at(T0, hours=5), device_id="d1"))
     assert f["new_device"] is True  # evicted, so new again
     (g,) = feed(state, login("a", at(T0, hours=5, minutes=1), device_id="home"))
