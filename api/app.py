@@ -14,8 +14,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 
+from api.deps import RuleControl
 from api.readiness import DEFAULT_TIMEOUT_S, Check, Readiness, describe
 from api.routes import alerts, health, metrics
+from api.routes import rules as rules_routes
 from monitor.config import Settings
 from monitor.store import AlertStore, StoreError, StoreUnavailable
 
@@ -65,6 +67,7 @@ def create_app(
     registry: CollectorRegistry | None = None,
     checks: Mapping[str, Check] | None = None,
     check_timeout_s: float = DEFAULT_TIMEOUT_S,
+    rules: RuleControl | None = None,
 ) -> FastAPI:
     """Build the API around an open ``store``.
 
@@ -86,11 +89,13 @@ def create_app(
             {"name": "alerts", "description": "Alerts raised by the pipeline, with reasons"},
             {"name": "health", "description": "Liveness and readiness probes"},
             {"name": "ops", "description": "Operational endpoints"},
+            {"name": "rules", "description": "The rule pack in force and its reload"},
         ],
     )
     app.state.settings = settings
     app.state.store = store
     app.state.registry = registry if registry is not None else CollectorRegistry()
+    app.state.rules = rules
     app.state.readiness = Readiness(
         {DATABASE_CHECK: database_check(store), **extra}, timeout_s=check_timeout_s
     )
@@ -101,4 +106,5 @@ def create_app(
     app.include_router(alerts.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(rules_routes.router)
     return app

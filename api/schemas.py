@@ -83,6 +83,7 @@ class AlertPublic(BaseModel):
     reasons: list[ReasonPublic]
     actions: list[str]
     queue: str | None
+    rule_pack_version: str | None
     partition: int | None
     offset: int | None
 
@@ -106,3 +107,27 @@ class ReadinessPublic(BaseModel):
 
 class ErrorPublic(BaseModel):
     detail: str
+
+
+class RulePublic(BaseModel):
+    id: str
+    description: str
+    applies_to: list[str]
+    severity: str
+    score: float
+    mode: str
+    actions: list[str]
+    queue: str | None
+    cooldown_s: float
+    source: str  # file:line
+    hits: int  # stored alerts this rule contributed to
+    shadow_hits: int  # recorded hits while in shadow mode
+
+
+class RulesPublic(BaseModel):
+    version: str
+    source: str
+    loaded_at: datetime
+    last_reload_problems: list[str]
+    data: list[RulePublic]
+    count: int

@@ -70,6 +70,14 @@ def _parser() -> argparse.ArgumentParser:
     add_evaluate_arguments(evaluate)
     evaluate.set_defaults(handler=run_evaluate)
 
+    from monitor.replay.cli import add_arguments as add_replay_arguments
+
+    replay = sub.add_parser(
+        "replay", help="backtest rule packs on recorded events (hits, accounts, --compare)"
+    )
+    add_replay_arguments(replay)
+    replay.set_defaults(handler=_replay)
+
     from monitor.bench.cli import add_arguments as add_bench_arguments
 
     bench = sub.add_parser(
@@ -85,6 +93,12 @@ def _parser() -> argparse.ArgumentParser:
     check = rsub.add_parser("check", help="validate a rule pack; errors as file:line")
     check.add_argument("dir", nargs="?", type=Path, default=None)
     check.set_defaults(handler=_rules_check)
+    test = rsub.add_parser(
+        "test", help="run every rule's own test cases through the pipeline; exit 1 on a failure"
+    )
+    test.add_argument("dir", nargs="?", type=Path, default=None)
+    test.add_argument("-q", "--quiet", action="store_true", help="only failures and the summary")
+    test.set_defaults(handler=_rules_test)
     return p
 
 
@@ -130,6 +144,12 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     return run_from_args(args, settings.kafka_bootstrap)
 
 
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from monitor.replay.cli import run_from_args
+
+    return run_from_args(args, settings)
+
+
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from monitor.bench.cli import run_from_args
 
@@ -148,6 +168,23 @@ def _rules_check(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     print(f"{len(pack.rules)} rules OK in {directory} (version {pack.version})")
     return 0
+
+
+def _rules_test(args: argparse.Namespace, settings: Settings) -> int:
+    from monitor.ruleset import RuleLoadError, load_rules
+    from monitor.ruletests import format_report, run_rule_tests
+
+    directory = args.dir or settings.rules_dir
+    try:
+        pack = load_rules(directory)
+    except RuleLoadError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    results = run_rule_tests(pack)
+    lines, ok = format_report(pack, results, quiet=args.quiet)
+    print("\n".join(lines))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -12,8 +12,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -39,6 +40,10 @@ class Settings(BaseSettings):
 
     # Detection
     rules_dir: Path = Path("rules")
+    rules_watch_s: float = Field(2.0, gt=0, description="how often rule files are checked")
+    admin_token: SecretStr | None = Field(
+        None, description="bearer token for admin endpoints (rule reload); unset: disabled"
+    )
     anomaly_warmup: int = Field(500, ge=0, description="events per model before it may flag")
     anomaly_quantile: float = Field(0.995, gt=0, lt=1)
     max_future_skew_s: float = Field(300.0, ge=0)
@@ -74,6 +79,30 @@ class Settings(BaseSettings):
     readyz_max_lag: int = Field(100_000, ge=0, description="lag above which /readyz says not ready")
 
     log_level: str = "INFO"
+
+    @field_validator("admin_token")
+    @classmethod
+    def _strong_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < 24:
+            raise ValueError("VIGIL_ADMIN_TOKEN must be at least 24 characters")
+        return v
+
+    def pipeline_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``PartitionPipeline`` from these settings: the one place
+        the live service, ``vigil evaluate`` and ``vigil replay`` take them from."""
+        return {
+            "anomaly_warmup": self.anomaly_warmup,
+            "anomaly_quantile": self.anomaly_quantile,
+            "anomaly_learn_every": self.anomaly_learn_every,
+            "max_future_skew_s": self.max_future_skew_s,
+            "grace_s": self.grace_s,
+            "account_ttl_s": self.account_ttl_days * 86400.0,
+            "verdict_min": self.verdict_min,
+            "ops": {
+                "min_events": self.ops_min_events,
+                "stuffing_accounts": self.ops_stuffing_accounts,
+            },
+        }
 
     @property
     def sqlalchemy_url(self) -> str:

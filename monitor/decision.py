@@ -68,6 +68,9 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     # too late to fold into the account's state (beyond the grace period): not decided,
     # the stream routes the raw event to the late topic instead
     late: bool = False
+    # shadow rules that would have fired: recorded (store, metrics), never acted on
+    shadow_hits: list[Reason] = []
+    rule_pack_version: str = ""  # content hash of the rule pack that decided
 
     @property
     def is_alert(self) -> bool:
@@ -106,6 +109,8 @@ def decide(
     actions: Sequence[str] = (),
     queue: str | None = None,
     learn_input: dict[str, float] | None = None,
+    shadow_hits: Sequence[Reason] = (),
+    rule_pack_version: str = "",
 ) -> Decision:
     """Combine rule hits and the anomaly result into one decision.
 
@@ -144,4 +149,6 @@ def decide(
         actions=list(dict.fromkeys(actions)),
         queue=queue,
         learn_input=learn_input,
+        shadow_hits=list(shadow_hits),
+        rule_pack_version=rule_pack_version,
     )

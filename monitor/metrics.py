@@ -77,6 +77,24 @@ class Metrics:
             ["severity", "rule"],
             registry=r,
         )
+        self.shadow_hits = Counter(
+            "vigil_shadow_hits",
+            "Shadow-rule hits recorded (never acted on), by rule",
+            ["rule"],
+            registry=r,
+        )
+        self.rule_reloads = Counter(
+            "vigil_rule_reloads",
+            "Rule pack reloads, by outcome (loaded, refused)",
+            ["outcome"],
+            registry=r,
+        )
+        self.rule_pack_info = Gauge(
+            "vigil_rule_pack",
+            "The rule pack in force (value 1), by version",
+            ["version"],
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "vigil_consumer_lag",
             "Messages behind the end of the partition",

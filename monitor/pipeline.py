@@ -106,8 +106,13 @@ class PartitionPipeline:
             if ts > self.watermark:
                 self.watermark = ts
                 self._expire()
+        if event.type == "login":
+            ip_n, net_n = self.population.failed_accounts(event.ip, ts)
+            features["ip_failed_accounts_10m"] = ip_n
+            features["subnet_failed_accounts_10m"] = net_n
 
         hits: list[tuple[Severity, float, Reason]] = []
+        shadow: list[Reason] = []
         actions: list[str] = []
         queue = None
         severe = False
@@ -116,7 +121,10 @@ class PartitionPipeline:
             queue_rank = -1
             for h in fired:
                 spec = h.rule.spec
+                if spec.cooldown and _cooling(state, spec.id, spec.cooldown, ts):
+                    continue  # fired for this account within its cooldown
                 if spec.mode != "active":
+                    shadow.append(h.reason)  # recorded, never acted on
                     continue
                 rank = SEVERITY_RANK[spec.severity]
                 hits.append((spec.severity, spec.score, h.reason))
@@ -146,6 +154,8 @@ class PartitionPipeline:
             actions=actions,
             queue=queue,
             learn_input=anomaly.inputs,
+            shadow_hits=shadow,
+            rule_pack_version=self.rules.version,
         )
 
     def _apply_verdicts(
@@ -199,6 +209,19 @@ class PartitionPipeline:
                 return
             del accounts[oldest]
             self.expired_accounts += 1
+
+
+def _cooling(state: AccountState, rule_id: str, cooldown: float, ts: float) -> bool:
+    """True if ``rule_id`` fired for this account less than ``cooldown`` seconds of event
+    time ago; otherwise remember that it fires now."""
+    last = state.cooldowns
+    if last is None:
+        last = state.cooldowns = {}
+    before = last.get(rule_id)
+    if before is not None and 0.0 <= ts - before < cooldown:
+        return True
+    last[rule_id] = ts
+    return False
 
 
 def _late(event: Event, ts: float, newest: float) -> Decision:

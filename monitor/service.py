@@ -18,7 +18,7 @@ from aiokafka.errors import KafkaError
 from api.app import create_app
 from monitor.config import Settings
 from monitor.metrics import Metrics
-from monitor.ruleset import RulePack, load_rules
+from monitor.reload import RuleSource
 from monitor.store import AlertStore
 from monitor.stream.runner import StreamRunner
 from monitor.stream.topics import ensure_topics, partition_count
@@ -67,20 +67,21 @@ async def serve(
     settings: Settings,
     stop: asyncio.Event,
     *,
-    rules: RulePack | None = None,
+    rules: RuleSource | None = None,
     store: AlertStore | None = None,
     with_api: bool = True,
 ) -> None:
     """Run the monitor (and the API unless ``with_api`` is false) until ``stop`` is set.
 
     ``store`` and ``rules`` default to the ones ``settings`` name; a given store stays
-    open (its owner closes it)."""
+    open (its owner closes it). The rule directory is watched and reloaded live."""
     owns_store = store is None
     store = store or AlertStore(settings.sqlalchemy_url)
     store.create_schema()
-    rules = rules or load_rules(settings.rules_dir)
-    log.info("rule pack %s: %d rules from %s", rules.version, len(rules.rules), rules.source)
     metrics = Metrics()
+    rules = rules or RuleSource(settings.rules_dir, metrics=metrics)
+    pack = rules.pack
+    log.info("rule pack %s: %d rules from %s", pack.version, len(pack.rules), pack.source)
     try:  # side topics; a cluster that forbids creating them must have them already
         partitions = await partition_count(settings.kafka_bootstrap, settings.events_topic)
         await ensure_topics(
@@ -96,10 +97,14 @@ async def serve(
         log.warning(
             "could not check/create %s and %s: %s", settings.dlq_topic, settings.late_topic, exc
         )
-    runner = StreamRunner(settings, store, rules, metrics)
+    runner = StreamRunner(settings, store, pack, metrics)
+    rules.subscribe(runner.set_rules)
     client = AIOKafkaClient(bootstrap_servers=settings.kafka_bootstrap, client_id="vigil-health")
     await client.bootstrap()
-    tasks = [asyncio.create_task(runner.run(stop), name="stream")]
+    tasks = [
+        asyncio.create_task(runner.run(stop), name="stream"),
+        asyncio.create_task(rules.watch(stop, settings.rules_watch_s), name="rules"),
+    ]
     server = None
     if with_api:
         app = create_app(
@@ -107,6 +112,7 @@ async def serve(
             store,
             registry=metrics.registry,
             checks=stream_checks(runner, client, settings.readyz_max_lag),
+            rules=rules,
         )
         server = _Server(
             uvicorn.Config(

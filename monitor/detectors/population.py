@@ -239,6 +239,22 @@ class PopulationMonitor:
         self._reasons["other"] = None  # tracked from now on, like any other label
         return "other"
 
+    def failed_accounts(self, ip: str | None, ts: float) -> tuple[int, int]:
+        """Distinct accounts with failed logins from ``ip`` and from its /24 within the
+        stuffing window before ``ts`` (this partition's sample) — a per-event feature
+        for rules. Cheap when the IP never failed: two dict lookups."""
+        if not ip:
+            return 0, 0
+        since = ts - self.stuffing_window_s
+        per_ip = self._ips.get(ip)
+        n_ip = sum(1 for t in per_ip.accounts.values() if t > since) if per_ip else 0
+        n_subnet = 0
+        if self._subnets and "." in ip and ":" not in ip:
+            per_net = self._subnets.get(ip.rsplit(".", 1)[0] + ".0/24")
+            if per_net is not None:
+                n_subnet = sum(1 for t in per_net.accounts.values() if t > since)
+        return n_ip, n_subnet
+
     def _failed_login(self, ip: str, account_id: str, ts: float) -> None:
         try:
             addr = ipaddress.ip_address(ip)

@@ -89,24 +89,22 @@ def _counted(stream: Iterator[Labelled], stats: SourceStats) -> Iterator[Labelle
         yield event, label
 
 
-def from_jsonl(events_path: Path | str, labels_path: Path | str) -> LabelledSource:
+def from_jsonl(events_path: Path | str, labels_path: Path | str | None) -> LabelledSource:
     """Events from ``events_path`` (contract v1, one per line) labelled by event id from
     ``labels_path`` (one :class:`~monitor.simulate.Label` per line, as ``vigil simulate
-    --out`` writes them). Raises :class:`InputError` if a file is missing."""
-    events_path, labels_path = Path(events_path), Path(labels_path)
-    for path in (events_path, labels_path):
-        if not path.is_file():
+    --out`` writes them; None: unlabelled). Raises :class:`InputError` if a file is
+    missing."""
+    events_path = Path(events_path)
+    labels_file = Path(labels_path) if labels_path is not None else None
+    for path in (events_path, labels_file):
+        if path is not None and not path.is_file():
             raise InputError(f"{path}: file not found")
     stats = SourceStats()
-    labels = _read_labels(labels_path, stats)
+    labels = _read_labels(labels_file, stats) if labels_file is not None else {}
     stats.labels = len(labels)
     total = _count_lines(events_path)
-    return LabelledSource(
-        f"{events_path} (labels {labels_path})",
-        _read_events(events_path, labels, stats),
-        stats,
-        total,
-    )
+    name = f"{events_path} (labels {labels_file})" if labels_file else str(events_path)
+    return LabelledSource(name, _read_events(events_path, labels, stats), stats, total)
 
 
 def _read_labels(path: Path, stats: SourceStats) -> dict[str, Label]:

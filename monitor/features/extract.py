@@ -76,6 +76,7 @@ def extract(state: AccountState, event: Event, ts: float) -> dict[str, Any]:
         "type": event.type,
         "channel": event.channel or "",
         "country": geo.country if geo else "",
+        "ip": event.ip or "",
         "city": (geo.city or geo.country) if geo else "",
         "account_events": state.events,
         "account_age_days": max(0.0, ts - state.first_ts) / DAY,
@@ -90,6 +91,8 @@ def extract(state: AccountState, event: Event, ts: float) -> dict[str, Any]:
         f["method_changed"] = (
             event.success and state.last_method is not None and event.method != state.last_method
         )
+        # across accounts: the partition's population monitor fills these in (pipeline)
+        f["ip_failed_accounts_10m"] = f["subnet_failed_accounts_10m"] = 0
         if event.success:
             state.mark(ts, LOGIN_OK)
             state.last_method = event.method

@@ -74,6 +74,7 @@ class AccountState:
         "amount_median",
         "amount_n",
         "amounts",
+        "cooldowns",
         "events",
         "first_ts",
         "last_change",
@@ -111,6 +112,7 @@ class AccountState:
         # event time of the last security change by kind (password, contact, mfa, device)
         self.last_change: dict[str, float] | None = None
         self.last_topup: tuple[float, float, bool] | None = None  # ts, amount, new source
+        self.cooldowns: dict[str, float] | None = None  # rule id -> event time it last fired
 
     # -- novelty -------------------------------------------------------------------
     def remember(self, kind: int, value: str) -> bool:

@@ -42,6 +42,7 @@ FEATURES: dict[str, FeatureSpec] = {
     "type": _f("str", "event type"),
     "channel": _f("str", "app | web | api, '' when absent"),
     "country": _f("str", "ISO country of the event's geo, '' when absent"),
+    "ip": _f("str", "the event's IP address, '' when absent"),
     "city": _f("str", "city of the event's geo (its country when no city), '' when absent"),
     "success": _f("bool", "login/security success", frozenset({"login", "security"})),
     "method": _f("str", "login method", _LOGIN),
@@ -90,6 +91,13 @@ FEATURES: dict[str, FeatureSpec] = {
     "failed_logins_1h": _f("int", "failed logins in the last hour"),
     "logins_1h": _f("int", "successful logins in the last hour"),
     "reset_requests_1h": _f("int", "password-reset requests in the last hour"),
+    # across accounts (this partition's sample; see monitor/detectors/population.py)
+    "ip_failed_accounts_10m": _f(
+        "int", "distinct accounts with failed logins from this IP in 10 min", _LOGIN
+    ),
+    "subnet_failed_accounts_10m": _f(
+        "int", "distinct accounts with failed logins from this IP's /24 in 10 min", _LOGIN
+    ),
     "payments_1h": _f("int", "succeeded/pending payments in the last hour", _PAY),
     "payments_24h": _f("int", "succeeded/pending payments in the last 24 h", _PAY),
     "payment_amount_1h": _f("float", "amount of succeeded/pending payments, last hour", _PAY),

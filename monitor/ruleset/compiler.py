@@ -25,6 +25,19 @@ monitor.ruleset.exceptions.ExpressionError: 'amount' is not available for login 
 Traceback (most recent call last):
 ...
 monitor.ruleset.exceptions.ExpressionError: function '__import__' is not allowed (allowed: ...)
+
+Named lists (``rules/lists/*.txt``) are passed in and resolved here, once: the list
+argument of ``in_list`` / ``ip_in`` becomes a constant of the compiled code.
+
+>>> from monitor.ruleset.lists import parse_list
+>>> lists = {"risky": parse_list("risky", "risky.txt", "NG\\nKP\\n")}
+>>> c = compile_expression("in_list(country, 'risky')", {"login"}, lists=lists)
+>>> c.evaluate({"country": "NG"}), c.evaluate({"country": "CN"}), c.code.co_names
+(True, False, ('in_list', 'country'))
+>>> compile_expression("in_list(country, 'risk')", {"login"}, lists=lists)
+Traceback (most recent call last):
+...
+monitor.ruleset.exceptions.ExpressionError: unknown list 'risk' (lists: risky)
 """
 
 from __future__ import annotations
@@ -32,13 +45,14 @@ from __future__ import annotations
 import ast
 import difflib
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import CodeType
 from typing import Any
 
 from monitor.features.table import FEATURES
 from monitor.ruleset.exceptions import ExpressionError
-from monitor.ruleset.functions import FUNCTIONS, NUMBER
+from monitor.ruleset.functions import FUNCTIONS, NUMBER, Function
+from monitor.ruleset.lists import ListError, NamedList, compile_ranges
 
 _NUMERIC = frozenset({"int", "float", "bool"})
 _BOOL_OPS = (ast.And, ast.Or)
@@ -52,16 +66,16 @@ class CompiledExpression:
     source: str
     code: CodeType
     names: tuple[str, ...]  # feature names the expression reads, in first-use order
+    # the checked syntax tree, named lists resolved to constants (to combine several
+    # rules in one code object, see compile_together)
+    tree: ast.expr = field(repr=False, compare=False)
     event_types: frozenset[str] = frozenset()
+    lists: tuple[NamedList, ...] = ()  # the named lists it reads
 
     def __reduce__(self) -> tuple[Any, ...]:
         # code objects do not pickle: a snapshot carries the source and compiles it again
-        return (compile_expression, (self.source, self.event_types))
-
-    @property
-    def tree(self) -> ast.expr:
-        """The checked expression's syntax tree (to combine several rules in one code)."""
-        return ast.parse(self.source.strip(), mode="eval").body
+        lists = {named.name: named for named in self.lists}
+        return (compile_expression, (self.source, self.event_types, lists))
 
     def evaluate(self, features: Mapping[str, Any]) -> bool:
         """True if the condition holds. May raise ``ArithmeticError`` (a division by a
@@ -85,25 +99,32 @@ def compile_together(expressions: Sequence[CompiledExpression]) -> CodeType:
     return compile(ast.fix_missing_locations(node), "<rules>", "eval")
 
 
-def compile_expression(source: str, event_types: Collection[str]) -> CompiledExpression:
-    """Parse, check and compile ``source`` for rules applying to ``event_types``."""
+def compile_expression(
+    source: str, event_types: Collection[str], lists: Mapping[str, NamedList] | None = None
+) -> CompiledExpression:
+    """Parse, check and compile ``source`` for rules applying to ``event_types``;
+    ``lists`` are the named lists its ``in_list`` / ``ip_in`` calls may name."""
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"syntax error: {exc.msg}", (exc.lineno or 1) - 1) from None
-    checker = _Checker(event_types)
+    checker = _Checker(event_types, lists or {})
     result = checker.check(tree.body)
     if result not in ("bool", "any"):
         raise ExpressionError(f"expression must be a condition (true/false), not {result}")
+    ast.fix_missing_locations(tree)
     code = compile(tree, "<rule>", "eval")
     names = tuple(dict.fromkeys(checker.names))
-    return CompiledExpression(source, code, names, frozenset(event_types))
+    used = tuple(checker.used_lists.values())
+    return CompiledExpression(source, code, names, tree.body, frozenset(event_types), used)
 
 
 class _Checker:
-    def __init__(self, event_types: Collection[str]) -> None:
+    def __init__(self, event_types: Collection[str], lists: Mapping[str, NamedList]) -> None:
         self.event_types = event_types
+        self.lists = lists
         self.names: list[str] = []
+        self.used_lists: dict[str, NamedList] = {}
 
     def fail(self, node: ast.AST, message: str) -> ExpressionError:
         token = ast.unparse(node) if isinstance(node, ast.expr) else ""
@@ -161,7 +182,11 @@ class _Checker:
             right = self.check(comparator)
             if isinstance(op, ast.In | ast.NotIn):
                 if right != "list":
-                    raise self.fail(node, "'in' needs a list such as ['CN', 'SG']")
+                    raise self.fail(
+                        node,
+                        "'in' needs a list such as ['CN', 'SG'] "
+                        "(a named list: in_list(x, 'list_name'))",
+                    )
             elif isinstance(op, _ORDER_OPS) and (left not in _NUMERIC or right not in _NUMERIC):
                 raise self.fail(node, f"cannot order {left} against {right}")
             elif {left, right} - {"any"} and (left in _NUMERIC) != (right in _NUMERIC):
@@ -175,6 +200,12 @@ class _Checker:
             raise self.fail(node, f"write booleans as True/False constants, not names ({name})")
         spec = FEATURES.get(name)
         if spec is None:
+            if name in self.lists:
+                raise self.fail(
+                    node,
+                    f"'{name}' is a list: pass its name as a string, e.g. "
+                    f"in_list(country, '{name}')",
+                )
             close = difflib.get_close_matches(name, FEATURES, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise self.fail(node, f"unknown name '{name}'{hint}")
@@ -192,7 +223,13 @@ class _Checker:
         if node.keywords:
             raise self.fail(node, "keyword arguments are not allowed")
         func = FUNCTIONS[node.func.id]
-        got = [self.check(arg) for arg in node.args]
+        named = any(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args[1:])
+        got = [
+            self._list_argument(node, i, func)
+            if func.list_kind and i < len(func.args) and func.args[i] == "list"
+            else self.check(arg)
+            for i, arg in enumerate(node.args)
+        ]
         wanted = list(func.args)
         if func.variadic and len(got) > len(wanted):
             wanted += [wanted[-1]] * (len(got) - len(wanted))
@@ -207,4 +244,46 @@ class _Checker:
             )
             if not ok:
                 raise self.fail(node, f"{func.signature}: argument {i} is {have}, not {want}")
+        if named and got[0] not in ("str", "any"):
+            raise self.fail(
+                node, f"{func.signature}: named lists hold text, argument 1 is {got[0]}"
+            )
         return func.result
+
+    def _list_argument(self, call: ast.Call, index: int, func: Function) -> str:
+        """Check a function's list argument and replace it, in the tree, by its resolved
+        constant: a named list (a string constant) or a literal list."""
+        node = call.args[index]
+        name = ast.unparse(call.func)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            named = self.lists.get(node.value)
+            if named is None:
+                known = ", ".join(sorted(self.lists)) or "none"
+                raise self.fail(node, f"unknown list '{node.value}' (lists: {known})")
+            self.used_lists[named.name] = named
+            if func.list_kind == "networks":
+                try:
+                    value: Any = named.ip_ranges()
+                except ListError as exc:
+                    raise self.fail(node, f"{name}: list '{named.name}': {exc}") from None
+            else:
+                value = named.strings
+        elif isinstance(node, ast.List | ast.Tuple | ast.Set):
+            if not all(isinstance(elt, ast.Constant) for elt in node.elts):
+                raise self.fail(node, "list items must be constants")
+            items = [elt.value for elt in node.elts if isinstance(elt, ast.Constant)]
+            if func.list_kind == "networks":
+                try:
+                    value = compile_ranges(items)
+                except ListError as exc:
+                    raise self.fail(node, f"{name}: {exc.args[0]}") from None
+            else:
+                value = frozenset(items)
+        elif func.list_kind == "networks":
+            raise self.fail(
+                node, f"{name} needs a list name such as 'blocked_ip_ranges' or a literal list"
+            )
+        else:
+            return self.check(node)
+        call.args[index] = ast.copy_location(ast.Constant(value), node)
+        return "list"

@@ -23,7 +23,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from monitor.decision import Reason, Severity
+from monitor.ruleset.cases import RuleTest
 from monitor.ruleset.compiler import EVAL_GLOBALS, CompiledExpression, compile_together
+from monitor.ruleset.lists import NamedList
 
 EventTypeName = Literal["login", "payment", "topup", "security"]
 
@@ -39,6 +41,9 @@ class RuleSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     mode: Literal["active", "shadow", "disabled"] = "active"
     actions: tuple[str, ...] = ()
     queue: str | None = None
+    # seconds: no repeat for the same account within it (files say "30m", "2h", "1d")
+    cooldown: Annotated[float, msgspec.Meta(ge=0.0)] = 0.0
+    tests: tuple[RuleTest, ...] = ()  # the rule's own cases (the loader requires both kinds)
 
     def __post_init__(self) -> None:
         if not self.applies_to:
@@ -74,8 +79,9 @@ class RulePack:
     """An immutable, compiled rule pack. Swapping packs is one reference assignment."""
 
     rules: tuple[Rule, ...]
-    version: str  # content hash of the files
+    version: str  # content hash of the rule files and the named lists
     source: str
+    lists: Mapping[str, NamedList] = field(default_factory=dict, compare=False)
     errors: Counter[str] = field(default_factory=Counter, repr=False, compare=False)
     _by_type: dict[str, tuple[tuple[Rule, ...], CodeType]] = field(
         init=False, repr=False, compare=False
@@ -96,7 +102,7 @@ class RulePack:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # the combined per-type code objects do not pickle: rebuild them from the rules
-        return (RulePack, (self.rules, self.version, self.source))
+        return (RulePack, (self.rules, self.version, self.source, dict(self.lists)))
 
     def for_type(self, event_type: str) -> tuple[Rule, ...]:
         """The enabled rules that apply to ``event_type``."""

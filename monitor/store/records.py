@@ -29,5 +29,6 @@ class AlertRecord(msgspec.Struct, frozen=True):
     actions: list[str]
     queue: str | None
     learn_input: dict[str, float] | None
+    rule_pack_version: str | None
     partition: int | None
     offset: int | None

@@ -18,7 +18,7 @@ from monitor.decision import SEVERITY_RANK, Decision, Reason
 from monitor.store.engine import make_engine
 from monitor.store.exceptions import StoreError, StoreUnavailable
 from monitor.store.records import AlertRecord
-from monitor.store.schema import alert_rules, alerts, metadata
+from monitor.store.schema import alert_rules, alerts, metadata, shadow_hits
 
 _DIALECT_INSERT: dict[str, Callable[..., Any]] = {
     "sqlite": sqlite.insert,
@@ -66,6 +66,7 @@ class AlertStore:
         insert = _DIALECT_INSERT[self._engine.dialect.name]
         self._insert_alerts = insert(alerts).on_conflict_do_nothing().returning(alerts.c.alert_id)
         self._insert_rules = insert(alert_rules).on_conflict_do_nothing()
+        self._insert_shadow = insert(shadow_hits).on_conflict_do_nothing()
 
     @property
     def engine(self) -> sa.Engine:
@@ -97,15 +98,54 @@ class AlertStore:
                 f"positions has {len(positions)} entries for {len(decisions)} decisions"
             )
         rows, rules = self._rows(decisions, positions)
-        if not rows:
+        shadow = self._shadow_rows(decisions)
+        if not rows and not shadow:
             return 0
+        inserted: set[str] = set()
         with _translate("save decisions"), self._engine.begin() as conn:
-            inserted = set(conn.execute(self._insert_alerts, rows).scalars())
+            if rows:
+                inserted = set(conn.execute(self._insert_alerts, rows).scalars())
             # Only for alerts new in this call: a replay must not change a stored alert.
             new_rules = [r for r in rules if r["alert_id"] in inserted]
             if new_rules:
                 conn.execute(self._insert_rules, new_rules)
+            if shadow:
+                conn.execute(self._insert_shadow, shadow)
         return len(inserted)
+
+    @staticmethod
+    def _shadow_rows(decisions: Sequence[Decision]) -> list[dict[str, Any]]:
+        now = datetime.now(UTC)
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for d in decisions:
+            for reason in d.shadow_hits:
+                key = (d.event_id, reason.rule_id or reason.code)
+                rows.setdefault(
+                    key,
+                    {
+                        "event_id": d.event_id,
+                        "rule_id": key[1],
+                        "account_id": d.account_id,
+                        "event_time": datetime.fromtimestamp(d.event_ts, UTC),
+                        "detected_at": now,
+                        "rule_pack_version": d.rule_pack_version,
+                        "text": reason.text,
+                        "values": msgspec.to_builtins(reason.values),
+                    },
+                )
+        return list(rows.values())
+
+    def rule_hit_counts(self) -> dict[str, int]:
+        """Stored alerts per rule id."""
+        query = sa.select(alert_rules.c.rule_id, sa.func.count()).group_by(alert_rules.c.rule_id)
+        with _translate("rule hit counts"), self._engine.connect() as conn:
+            return {rule: n for rule, n in conn.execute(query)}
+
+    def shadow_hit_counts(self) -> dict[str, int]:
+        """Recorded shadow-rule hits per rule id."""
+        query = sa.select(shadow_hits.c.rule_id, sa.func.count()).group_by(shadow_hits.c.rule_id)
+        with _translate("shadow hit counts"), self._engine.connect() as conn:
+            return {rule: n for rule, n in conn.execute(query)}
 
     @staticmethod
     def _rows(
@@ -136,6 +176,7 @@ class AlertStore:
                 "actions": list(d.actions),
                 "queue": d.queue,
                 "learn_input": d.learn_input,
+                "rule_pack_version": d.rule_pack_version or None,
                 "kafka_partition": partition,
                 "kafka_offset": offset,
             }
@@ -244,6 +285,7 @@ def _record(row: sa.Row[Any]) -> AlertRecord:
         actions=list(row.actions),
         queue=row.queue,
         learn_input=row.learn_input,
+        rule_pack_version=row.rule_pack_version,
         partition=row.kafka_partition,
         offset=row.kafka_offset,
     )

@@ -72,6 +72,7 @@ alerts = sa.Table(
     sa.Column("actions", sa.JSON(), nullable=False),
     sa.Column("queue", sa.String(), nullable=True),
     sa.Column("learn_input", sa.JSON(), nullable=True),
+    sa.Column("rule_pack_version", sa.String(), nullable=True),
     sa.Column("kafka_partition", sa.Integer(), nullable=True),
     sa.Column("kafka_offset", sa.BigInteger(), nullable=True),
     sa.Index(None, "account_id", "event_time"),
@@ -93,4 +94,20 @@ alert_rules = sa.Table(
     sa.Column("rule_id", sa.String(), primary_key=True),
     sa.Column("event_time", UTCDateTime(), nullable=False),
     sa.Index(None, "rule_id", "event_time", "alert_id"),
+)
+
+
+# What shadow rules would have done: recorded live, never acted on (issue: rules as data).
+shadow_hits = sa.Table(
+    "shadow_hits",
+    metadata,
+    sa.Column("event_id", sa.String(), primary_key=True),
+    sa.Column("rule_id", sa.String(), primary_key=True),
+    sa.Column("account_id", sa.String(), nullable=False),
+    sa.Column("event_time", UTCDateTime(), nullable=False),
+    sa.Column("detected_at", UTCDateTime(), nullable=False),
+    sa.Column("rule_pack_version", sa.String(), nullable=False),
+    sa.Column("text", sa.String(), nullable=False),
+    sa.Column("values", sa.JSON(), nullable=False),
+    sa.Index(None, "rule_id", "event_time"),
 )

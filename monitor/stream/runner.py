@@ -83,21 +83,16 @@ class StreamRunner:
     def pipeline_for(self, partition: int) -> PartitionPipeline:
         pipe = self.pipelines.get(partition)
         if pipe is None:
-            s = self.settings
             pipe = self.pipelines[partition] = PartitionPipeline(
-                partition,
-                self.rules,
-                clock=self.clock,
-                anomaly_warmup=s.anomaly_warmup,
-                anomaly_quantile=s.anomaly_quantile,
-                anomaly_learn_every=s.anomaly_learn_every,
-                max_future_skew_s=s.max_future_skew_s,
-                grace_s=s.grace_s,
-                account_ttl_s=s.account_ttl_days * 86400.0,
-                verdict_min=s.verdict_min,
-                ops={"min_events": s.ops_min_events, "stuffing_accounts": s.ops_stuffing_accounts},
+                partition, self.rules, clock=self.clock, **self.settings.pipeline_options()
             )
         return pipe
+
+    def set_rules(self, pack: RulePack) -> None:
+        """Swap the rule pack: every partition decides its next event with ``pack``."""
+        self.rules = pack  # partitions assigned from now on start with it
+        for pipe in list(self.pipelines.values()):  # may run in a reload thread
+            pipe.rules = pack
 
     def drop_partition(self, partition: int) -> None:
         self.pipelines.pop(partition, None)
@@ -202,7 +197,7 @@ class StreamRunner:
                     )
                     continue
                 consumed.labels(type=result.type).inc()
-                if decision.is_alert:
+                if decision.is_alert or decision.shadow_hits:  # the store keeps both
                     alerts.append(decision)
                     positions.append((tp.partition, msg.offset))
                 for ops in pipe.drain_ops():  # population spikes this event completed
@@ -280,8 +275,11 @@ class StreamRunner:
             self.metrics.store_seconds.observe(time.perf_counter() - t0)
             self.status.store_ok = True
             for d in alerts:
-                for rule in d.rule_ids or ("model",):
-                    self.metrics.alerts.labels(severity=d.severity, rule=rule).inc()
+                for reason in d.shadow_hits:
+                    self.metrics.shadow_hits.labels(rule=reason.rule_id or reason.code).inc()
+                if d.is_alert:
+                    for rule in d.rule_ids or ("model",):
+                        self.metrics.alerts.labels(severity=d.severity, rule=rule).inc()
             return
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:

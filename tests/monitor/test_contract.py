@@ -525,7 +525,9 @@ def test_operator_signature_matches_the_function(name):
 @parametrize_functions
 def test_operator_is_callable_from_a_rule_with_its_declared_arity(name):
     spec = FUNCTIONS[name]
-    args = [RULE_ARGS[k] for k in spec.args]
+    # a list of networks (ip_in) takes CIDRs, a plain list any constants
+    samples = {**RULE_ARGS, "list": "['10.0.0.0/8']"} if spec.list_kind == "networks" else RULE_ARGS
+    args = [samples[k] for k in spec.args]
     call = f"{name}({', '.join(args)})"
     features = next(i.features for i in stream() if i.event.type == "payment")
     expected = spec.fn(*(eval(a, {}, dict(features)) for a in args))  # the plain call

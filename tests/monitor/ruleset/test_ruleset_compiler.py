@@ -233,7 +233,7 @@ def test_evaluation_has_no_builtins():
 
 
 def test_registered_functions_are_the_documented_ones():
-    assert set(FUNCTIONS) == {"geo_distance_km", "in_list", "minutes", "abs", "min", "max"}
+    assert set(FUNCTIONS) == {"geo_distance_km", "in_list", "ip_in", "minutes", "abs", "min", "max"}
 
 
 def test_function_names_do_not_collide_with_feature_names():

@@ -12,7 +12,19 @@ from monitor.ruleset import RuleLoadError, RulePack, load_rules
 
 SHIPPED = Path(__file__).parents[3] / "rules"
 
-GOOD = """\
+# every rule needs cases that must fire and cases that must not (login rules share these)
+TESTS = """\
+    tests:
+      - name: five failures
+        expect: fire
+        events: [{type: login, at: 0m, success: false, repeat: 5}]
+      - name: one failure
+        expect: no_fire
+        events: [{type: login, at: 0m, success: false}]
+"""
+
+GOOD = (
+    """\
 rules:
   - id: brute_force
     description: many failed logins
@@ -22,6 +34,8 @@ rules:
     score: 0.6
     reason: "{failed_logins_10m} failed logins in 10 min"
 """
+    + TESTS
+)
 
 
 def write(directory: Path, name: str, text: str) -> Path:
@@ -108,15 +122,19 @@ def test_disabled_rules_are_not_evaluated_and_shadow_rules_are(tmp_path):
         + """\
   - id: switched_off
     applies_to: [login]
-    when: failed_logins_10m >= 1
+    when: failed_logins_10m >= 5
     severity: low
     mode: disabled
+"""
+        + TESTS
+        + """\
   - id: watch
     applies_to: [login]
-    when: failed_logins_10m >= 1
+    when: failed_logins_10m >= 5
     severity: low
     mode: shadow
-""",
+"""
+        + TESTS,
     )
     hits = load_rules(tmp_path).evaluate({"type": "login", "failed_logins_10m": 9})
     assert [h.rule.id for h in hits] == ["brute_force", "watch"]

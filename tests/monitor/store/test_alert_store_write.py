@@ -43,6 +43,7 @@ def test_round_trip_keeps_every_field(store: AlertStore, make_decision: MakeDeci
         actions=["disable_payment_features", "alert_support"],
         queue="account_security",
         learn_input={"amount": 7.1, "new_device": 1.0},
+        rule_pack_version="0123456789ab",
     )
     before = datetime.now(UTC)
     assert store.save_decisions([d], positions=[(3, 12_345_678_901)]) == 1
@@ -65,6 +66,7 @@ def test_round_trip_keeps_every_field(store: AlertStore, make_decision: MakeDeci
         actions=["disable_payment_features", "alert_support"],
         queue="account_security",
         learn_input={"amount": 7.1, "new_device": 1.0},
+        rule_pack_version="0123456789ab",
         partition=3,
         offset=12_345_678_901,
     )
@@ -218,3 +220,38 @@ def test_a_failing_batch_stores_nothing(
     # The store is still usable, and the good part of the batch can be saved.
     assert store.save_decisions(batch[:-1]) == 2_500
     assert store.list_alerts(rule_id="geo", limit=0) == ([], 2_500)
+
+
+def test_shadow_hits_are_recorded_once_and_counted(store: AlertStore) -> None:
+    from monitor.decision import Reason, decide
+
+    hit = Reason(code="rule:r2", text="would fire", rule_id="r2", values={"x": 1})
+    active = Reason(code="rule:r1", text="fires", rule_id="r1")
+    decisions = [
+        decide(
+            event_id="e1",
+            account_id="a",
+            event_type="login",
+            event_ts=1e9,
+            rule_hits=[],
+            anomaly=None,
+            shadow_hits=[hit],
+            rule_pack_version="v1",
+        ),
+        decide(
+            event_id="e2",
+            account_id="a",
+            event_type="login",
+            event_ts=1e9 + 1,
+            rule_hits=[("high", 0.8, active)],
+            anomaly=None,
+            shadow_hits=[hit],
+            rule_pack_version="v1",
+        ),
+    ]
+    assert store.save_decisions(decisions) == 1  # one alert; the shadow-only event is not one
+    store.save_decisions(decisions)  # a replay records nothing twice
+    assert store.shadow_hit_counts() == {"r2": 2}
+    assert store.rule_hit_counts() == {"r1": 1}
+    (alert,) = store.list_alerts()[0]
+    assert alert.rule_pack_version == "v1"
