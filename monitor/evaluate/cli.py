@@ -159,9 +159,7 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
             source,
             rules,
             partitions=args.partitions,
-            anomaly_warmup=settings.anomaly_warmup,
-            anomaly_quantile=settings.anomaly_quantile,
-            max_future_skew_s=settings.max_future_skew_s,
+            pipeline_options=settings.pipeline_options(),
             progress=bar.update,
         )
     report = build_report(collected)

@@ -33,7 +33,8 @@ def _num(x: float | None, fmt: str = ",.2f") -> str:
     return "-" if x is None else format(x, fmt)
 
 
-def _table(header: list[str], rows: list[list[str]], indent: str = "  ") -> list[str]:
+def table(header: list[str], rows: list[list[str]], indent: str = "  ") -> list[str]:
+    """Left-aligned first column, the others right-aligned (also used by vigil replay)."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
@@ -106,7 +107,7 @@ def format_report(r: Report) -> str:
                     _num(row.money_stopped),
                 ]
             )
-    out += _table(header, rows) if rows else ["  (no labelled campaigns)"]
+    out += table(header, rows) if rows else ["  (no labelled campaigns)"]
 
     h, m = o.honest, o.money
     by_sev = ", ".join(
@@ -147,7 +148,7 @@ def format_report(r: Report) -> str:
         for x in o.rules
     ]
     out += (
-        _table(["rule", "hits", "true", "false", "precision"], rule_rows)
+        table(["rule", "hits", "true", "false", "precision"], rule_rows)
         if rule_rows
         else ["  (no alerts)"]
     )

@@ -24,8 +24,9 @@ from __future__ import annotations
 import time
 import zlib
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -119,25 +120,17 @@ def replay(
     rules: RulePack,
     *,
     partitions: int = 4,
-    anomaly_warmup: int = 500,
-    anomaly_quantile: float = 0.995,
-    max_future_skew_s: float = 300.0,
+    pipeline_options: Mapping[str, Any] | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> Collected:
-    """Run every event of ``source`` through its partition's pipeline; ``progress(n)`` is
-    called with the number of events done since the previous call."""
+    """Run every event of ``source`` through its partition's pipeline (built with
+    ``pipeline_options``, as the live service builds it: ``Settings.pipeline_options()``);
+    ``progress(n)`` is called with the number of events done since the previous call."""
     if partitions < 1:
         raise ValueError(f"partitions must be at least 1, got {partitions}")
     clock = EventClock()
     pipes = [
-        PartitionPipeline(
-            p,
-            rules,
-            clock=clock,
-            anomaly_warmup=anomaly_warmup,
-            anomaly_quantile=anomaly_quantile,
-            max_future_skew_s=max_future_skew_s,
-        )
+        PartitionPipeline(p, rules, clock=clock, **(pipeline_options or {}))
         for p in range(partitions)
     ]
     route: dict[str, PartitionPipeline] = {}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import msgspec
 
+from monitor.evaluate.report import table
+
 from .report import Comparison, PackResult, ReplayReport, RuleStats, RunInfo
 
 __all__ = ["format_report", "table"]
@@ -19,18 +21,6 @@ def _pct(x: float | None) -> str:
 
 def _signed(n: int) -> str:
     return f"{n:+,}" if n else "0"
-
-
-def table(header: list[str], rows: list[list[str]], indent: str = "  ") -> list[str]:
-    """Left-aligned first column, the others right-aligned."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = (c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
-        return (indent + "  ".join([first, *rest])).rstrip()
-
-    return [line(header), *(line(r) for r in rows)]
 
 
 def format_report(r: ReplayReport) -> str:
