@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     dlq_topic: str = "wallet.events.dlq"
     late_topic: str = "wallet.events.late"
     verdicts_topic: str = "wallet.verdicts"
+    actions_topic: str = "wallet.account-actions"
+    dispatch_actions: bool = Field(
+        True,
+        description="publish committed commands (off: they "
+        "wait in the outbox, e.g. during a migration)",
+    )
+    dispatch_poll_s: float = Field(1.0, gt=0)
     labels_topic: str = "wallet.labels"
     consumer_group: str = "vigil"
     client_id: str = "vigil"

@@ -95,6 +95,21 @@ class Metrics:
             ["version"],
             registry=r,
         )
+        self.actions = Counter(
+            "vigil_actions",
+            "Response commands, by type and outcome (published, retry)",
+            ["type", "outcome"],
+            registry=r,
+        )
+        self.outbox_depth = Gauge(
+            "vigil_outbox_depth", "Commands committed but not yet published", registry=r
+        )
+        self.action_latency_seconds = Histogram(
+            "vigil_action_latency_seconds",
+            "From the triggering event's time to its command published",
+            buckets=_SLOW,
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "vigil_consumer_lag",
             "Messages behind the end of the partition",

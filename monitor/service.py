@@ -19,6 +19,8 @@ from api.app import create_app
 from monitor.config import Settings
 from monitor.metrics import Metrics
 from monitor.reload import RuleSource
+from monitor.responders.dispatcher import Dispatcher
+from monitor.responders.responder import PlaybookResponder, load_playbooks
 from monitor.store import AlertStore
 from monitor.stream.runner import StreamRunner
 from monitor.stream.topics import ensure_topics, partition_count
@@ -89,6 +91,8 @@ async def serve(
             {
                 settings.dlq_topic: 1,
                 settings.late_topic: 1,
+                # keyed by account: one account's commands stay in order
+                settings.actions_topic: partitions or settings.topic_partitions,
                 # co-partitioned with the events: a verdict reaches its account's owner
                 settings.verdicts_topic: partitions or settings.topic_partitions,
             },
@@ -97,7 +101,11 @@ async def serve(
         log.warning(
             "could not check/create %s and %s: %s", settings.dlq_topic, settings.late_topic, exc
         )
-    runner = StreamRunner(settings, store, pack, metrics)
+    responder = PlaybookResponder(load_playbooks(settings.rules_dir))
+    dispatcher = Dispatcher(settings, store, metrics)
+    runner = StreamRunner(
+        settings, store, pack, metrics, responder=responder, on_commit=dispatcher.wake
+    )
     rules.subscribe(runner.set_rules)
     client = AIOKafkaClient(bootstrap_servers=settings.kafka_bootstrap, client_id="vigil-health")
     await client.bootstrap()
@@ -105,6 +113,8 @@ async def serve(
         asyncio.create_task(runner.run(stop), name="stream"),
         asyncio.create_task(rules.watch(stop, settings.rules_watch_s), name="rules"),
     ]
+    if settings.dispatch_actions:
+        tasks.append(asyncio.create_task(dispatcher.run(stop), name="dispatcher"))
     server = None
     if with_api:
         app = create_app(

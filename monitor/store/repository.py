@@ -5,10 +5,11 @@ Synchronous by design; the stream calls it through ``asyncio.to_thread``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import sqlalchemy as sa
@@ -18,7 +19,8 @@ from monitor.decision import SEVERITY_RANK, Decision, Reason
 from monitor.store.engine import make_engine
 from monitor.store.exceptions import StoreError, StoreUnavailable
 from monitor.store.records import AlertRecord
-from monitor.store.schema import alert_rules, alerts, metadata, shadow_hits
+from monitor.store.responses import Responder, respond
+from monitor.store.schema import alert_rules, alerts, cases, metadata, outbox, shadow_hits
 
 _DIALECT_INSERT: dict[str, Callable[..., Any]] = {
     "sqlite": sqlite.insert,
@@ -67,6 +69,7 @@ class AlertStore:
         self._insert_alerts = insert(alerts).on_conflict_do_nothing().returning(alerts.c.alert_id)
         self._insert_rules = insert(alert_rules).on_conflict_do_nothing()
         self._insert_shadow = insert(shadow_hits).on_conflict_do_nothing()
+        self._insert = insert
 
     @property
     def engine(self) -> sa.Engine:
@@ -86,12 +89,18 @@ class AlertStore:
         decisions: Sequence[Decision],
         *,
         positions: Sequence[tuple[int, int]] | None = None,
+        responder: Responder | None = None,
     ) -> int:
         """Store an alert for every decision that is one, in one transaction.
 
         ``positions[i]`` is the Kafka ``(partition, offset)`` of ``decisions[i]``.
         Replays are harmless: an ``event_id`` already stored is skipped. Returns how
         many alerts were newly stored.
+
+        With a ``responder``, the response to every *new* alert (commands into the
+        outbox, the account's restrictions, its support case) is planned and written in
+        the same transaction: an alert is never stored without its commands, and a
+        replayed alert never issues them twice.
         """
         if positions is not None and len(positions) != len(decisions):
             raise ValueError(
@@ -111,7 +120,53 @@ class AlertStore:
                 conn.execute(self._insert_rules, new_rules)
             if shadow:
                 conn.execute(self._insert_shadow, shadow)
+            if responder is not None and inserted:
+                new = [d for d in decisions if d.is_alert and d.alert_id in inserted]
+                respond(conn, self._insert, responder, new, time.time())
         return len(inserted)
+
+    def pending_actions(self, limit: int = 500) -> list[PendingAction]:
+        """Commands not yet published, oldest first."""
+        query = (
+            sa.select(
+                outbox.c.seq,
+                outbox.c.action_id,
+                outbox.c.account_id,
+                outbox.c.type,
+                outbox.c.body,
+                outbox.c.event_time,
+            )
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.seq)
+            .limit(limit)
+        )
+        with _translate("pending actions"), self._engine.connect() as conn:
+            return [PendingAction(*row) for row in conn.execute(query)]
+
+    def mark_published(self, seqs: Sequence[int]) -> None:
+        if not seqs:
+            return
+        stmt = (
+            sa.update(outbox)
+            .where(outbox.c.seq.in_(list(seqs)))
+            .values(published_at=datetime.now(UTC))
+        )
+        with _translate("mark published"), self._engine.begin() as conn:
+            conn.execute(stmt)
+
+    def outbox_depth(self) -> int:
+        query = sa.select(sa.func.count()).where(outbox.c.published_at.is_(None))
+        with _translate("outbox depth"), self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def open_cases(self, account_id: str | None = None) -> list[dict[str, Any]]:
+        """Open support cases (the case as JSON), most urgent first."""
+        query = sa.select(cases.c.data).where(cases.c.status == "open")
+        if account_id is not None:
+            query = query.where(cases.c.account_id == account_id)
+        query = query.order_by(cases.c.priority, cases.c.due_at)
+        with _translate("open cases"), self._engine.connect() as conn:
+            return [row[0] for row in conn.execute(query)]
 
     @staticmethod
     def _shadow_rows(decisions: Sequence[Decision]) -> list[dict[str, Any]]:
@@ -267,6 +322,15 @@ class AlertStore:
 
     def close(self) -> None:
         self._engine.dispose()
+
+
+class PendingAction(NamedTuple):
+    seq: int
+    action_id: str
+    account_id: str
+    type: str
+    body: bytes
+    event_time: datetime | None
 
 
 def _record(row: sa.Row[Any]) -> AlertRecord:

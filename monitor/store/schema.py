@@ -111,3 +111,60 @@ shadow_hits = sa.Table(
     sa.Column("values", sa.JSON(), nullable=False),
     sa.Index(None, "rule_id", "event_time"),
 )
+
+
+# --- responses (issue: response steps carried out exactly once) ---------------------------
+# The transactional outbox: commands written with their alert, published by the dispatcher.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("action_id", sa.String(), nullable=False, unique=True),
+    sa.Column("account_id", sa.String(), nullable=False),
+    sa.Column("type", sa.String(), nullable=False),
+    sa.Column("body", sa.LargeBinary(), nullable=False),  # the command, as published
+    sa.Column("event_time", UTCDateTime(), nullable=True),  # of the triggering event
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("published_at", UTCDateTime(), nullable=True),
+    sa.Index(None, "published_at", "seq"),
+)
+
+# What Vigil has done to each account: restrictions in force, recent step-ups/resets
+# (monitor.responders.actions.AccountState as JSON).
+account_responses = sa.Table(
+    "account_responses",
+    metadata,
+    sa.Column("account_id", sa.String(), primary_key=True),
+    sa.Column("state", sa.JSON(), nullable=False),
+    sa.Column("next_expiry", UTCDateTime(), nullable=True),  # earliest restriction expiry
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "next_expiry"),
+)
+
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("case_id", sa.String(), primary_key=True),
+    sa.Column("account_id", sa.String(), nullable=False),
+    sa.Column("category", sa.String(), nullable=False),
+    sa.Column("status", sa.String(), nullable=False),
+    sa.Column("priority", sa.String(), nullable=False),
+    sa.Column("due_at", UTCDateTime(), nullable=False),
+    sa.Column("opened_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("data", sa.JSON(), nullable=False),  # the whole monitor.responders.cases.Case
+    sa.Index(None, "account_id", "category", "status"),
+    sa.Index(None, "status", "priority", "due_at"),
+)
+
+case_alerts = sa.Table(
+    "case_alerts",
+    metadata,
+    sa.Column("case_id", sa.String(), primary_key=True),
+    sa.Column("alert_id", sa.String(), primary_key=True),
+)

@@ -24,6 +24,7 @@ from monitor.metrics import Metrics
 from monitor.pipeline import PartitionPipeline
 from monitor.ruleset import RulePack
 from monitor.store import AlertStore, StoreError
+from monitor.store.responses import Responder
 from monitor.stream.dlq import dead_letter_headers, late_headers
 from monitor.stream.status import StreamStatus
 
@@ -67,12 +68,16 @@ class StreamRunner:
         metrics: Metrics,
         *,
         clock: Callable[[], float] = time.time,
+        responder: Responder | None = None,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.rules = rules
         self.metrics = metrics
         self.clock = clock
+        self.responder = responder  # plans commands in the alerts' transaction
+        self.on_commit = on_commit  # e.g. wake the outbox dispatcher
         self.status = StreamStatus()
         self.pipelines: dict[int, PartitionPipeline] = {}
         self.batch_lock = asyncio.Lock()
@@ -261,7 +266,12 @@ class StreamRunner:
         while True:
             t0 = time.perf_counter()
             try:
-                await asyncio.to_thread(self.store.save_decisions, alerts, positions=positions)
+                await asyncio.to_thread(
+                    self.store.save_decisions,
+                    alerts,
+                    positions=positions,
+                    responder=self.responder,
+                )
             except StoreError as exc:
                 self.metrics.store_errors.inc()
                 self.status.store_ok = False
@@ -274,6 +284,8 @@ class StreamRunner:
                 continue
             self.metrics.store_seconds.observe(time.perf_counter() - t0)
             self.status.store_ok = True
+            if self.on_commit is not None:
+                self.on_commit()
             for d in alerts:
                 for reason in d.shadow_hits:
                     self.metrics.shadow_hits.labels(rule=reason.rule_id or reason.code).inc()

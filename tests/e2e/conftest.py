@@ -34,6 +34,7 @@ def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
         dlq_topic=f"wallet.events.dlq.{tag}",
         late_topic=f"wallet.events.late.{tag}",
         verdicts_topic=f"wallet.verdicts.{tag}",
+        actions_topic=f"wallet.account-actions.{tag}",
         consumer_group=f"vigil-{tag}",
         database_url=f"sqlite:///{tmp_path / 'vigil.db'}",
         rules_dir=RULES_DIR,

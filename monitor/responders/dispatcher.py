@@ -1,0 +1,90 @@
+"""The outbox dispatcher: publishes committed commands to ``wallet.account-actions`` and
+marks them published.
+
+A command is in the outbox only if its alert is committed (one transaction), and marked
+published only after the broker acknowledged it (``acks=all``). A crash in between sends
+it again after restart: receivers dedupe on ``action_id`` (docs/actions.md), so each
+command has exactly one effect. Commands of one account keep their order: one key
+(the account id), one partition, published in outbox order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from monitor.config import Settings
+from monitor.metrics import Metrics
+from monitor.store import AlertStore, StoreError
+
+log = logging.getLogger("vigil.actions")
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings, store: AlertStore, metrics: Metrics) -> None:
+        self.settings = settings
+        self.store = store
+        self.metrics = metrics
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    def wake(self) -> None:
+        """Called after a store commit that may have added commands."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        s = self.settings
+        producer = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap, client_id=f"{s.client_id}-actions", acks="all"
+        )
+        await producer.start()
+        delay = 0.1
+        try:
+            while not stop.is_set():
+                try:
+                    sent = await self._once(producer)
+                except (KafkaError, StoreError) as exc:
+                    log.warning("dispatch failed, retrying in %.1fs: %s", delay, exc)
+                    self.metrics.actions.labels(type="any", outcome="retry").inc()
+                    await _sleep_or_stop(stop, delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                delay = 0.1
+                if not sent:  # nothing pending: wait for a commit (or poll now and then)
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), s.dispatch_poll_s)
+        finally:
+            await producer.stop()
+
+    async def _once(self, producer: AIOKafkaProducer) -> int:
+        pending = await asyncio.to_thread(self.store.pending_actions, 500)
+        if not pending:
+            self.metrics.outbox_depth.set(0)
+            return 0
+        topic = self.settings.actions_topic
+        futures = [
+            await producer.send(topic, value=p.body, key=p.account_id.encode()) for p in pending
+        ]
+        await asyncio.gather(*futures)  # acknowledged by the broker before we mark them
+        await asyncio.to_thread(self.store.mark_published, [p.seq for p in pending])
+        now = time.time()
+        for p in pending:
+            self.metrics.actions.labels(type=p.type, outcome="published").inc()
+            if p.event_time is not None:
+                lag = now - p.event_time.astimezone(UTC).timestamp()
+                self.metrics.action_latency_seconds.observe(max(0.0, lag))
+        self.published += len(pending)
+        self.metrics.outbox_depth.set(await asyncio.to_thread(self.store.outbox_depth))
+        return len(pending)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

@@ -1,0 +1,147 @@
+"""Writing responses in the alerts' transaction: the outbox, account response state and
+support cases. Planning itself is pure (``monitor.responders``); this module only loads
+what the planner needs and stores what it decided, on the caller's connection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import msgspec
+import sqlalchemy as sa
+
+from monitor.decision import Decision
+from monitor.store.schema import account_responses, case_alerts, cases, outbox
+
+
+class Planned(Protocol):
+    """What a responder returns for one alert (``monitor.responders.playbooks.Plan``)."""
+
+    @property
+    def actions(self) -> Any: ...  # list[Action]
+    @property
+    def state(self) -> Any: ...  # responders.actions.AccountState
+    @property
+    def case(self) -> Any: ...  # CaseUpdate | None
+
+
+class Responder(Protocol):
+    def plan(
+        self, decision: Decision, state: Any, open_cases: dict[str, Any], now: float
+    ) -> Planned: ...
+
+    def empty_state(self) -> Any: ...
+
+    def state_type(self) -> type: ...
+
+    def case_type(self) -> type: ...
+
+    def encode(self, action: Any) -> bytes: ...
+
+
+Insert = Callable[..., Any]
+
+
+def respond(
+    conn: sa.Connection,
+    insert: Insert,
+    responder: Responder,
+    decisions: Sequence[Decision],
+    now: float,
+) -> int:
+    """Plan and store the responses to ``decisions`` (new alerts only, in stream order);
+    returns how many commands went into the outbox."""
+    if not decisions:
+        return 0
+    accounts = sorted({d.account_id for d in decisions})
+    states = _load_states(conn, responder, accounts)
+    open_cases = _load_open_cases(conn, responder, accounts)
+    when = datetime.fromtimestamp(now, UTC)
+    rows: list[dict[str, Any]] = []
+    touched: set[str] = set()
+    for d in decisions:
+        account_cases = open_cases.setdefault(d.account_id, {})
+        plan = responder.plan(
+            d, states.get(d.account_id) or responder.empty_state(), account_cases, now
+        )
+        states[d.account_id] = plan.state
+        touched.add(d.account_id)
+        event_time = datetime.fromtimestamp(d.event_ts, UTC)
+        rows.extend(
+            {
+                "action_id": a.action_id,
+                "account_id": a.account_id,
+                "type": a.type,
+                "body": responder.encode(a),
+                "event_time": event_time,
+                "created_at": when,
+            }
+            for a in plan.actions
+        )
+        if plan.case is not None:
+            case = plan.case.case
+            account_cases[case.category] = case
+            _upsert_case(conn, insert, case, when)
+            conn.execute(
+                insert(case_alerts).on_conflict_do_nothing(),
+                {"case_id": case.case_id, "alert_id": plan.case.alert_id},
+            )
+    if rows:
+        conn.execute(insert(outbox).on_conflict_do_nothing(index_elements=["action_id"]), rows)
+    for account in touched:
+        _save_state(conn, insert, account, states[account], when)
+    return len(rows)
+
+
+def _load_states(conn: sa.Connection, responder: Responder, accounts: list[str]) -> dict[str, Any]:
+    query = sa.select(account_responses.c.account_id, account_responses.c.state).where(
+        account_responses.c.account_id.in_(accounts)
+    )
+    kind = responder.state_type()
+    return {a: msgspec.convert(s, kind) for a, s in conn.execute(query)}
+
+
+def _load_open_cases(
+    conn: sa.Connection, responder: Responder, accounts: list[str]
+) -> dict[str, dict[str, Any]]:
+    query = sa.select(cases.c.account_id, cases.c.category, cases.c.data).where(
+        cases.c.account_id.in_(accounts), cases.c.status == "open"
+    )
+    kind = responder.case_type()
+    out: dict[str, dict[str, Any]] = {}
+    for account, category, data in conn.execute(query):
+        out.setdefault(account, {})[category] = msgspec.convert(data, kind)
+    return out
+
+
+def _upsert_case(conn: sa.Connection, insert: Insert, case: Any, when: datetime) -> None:
+    values = {
+        "case_id": case.case_id,
+        "account_id": case.account_id,
+        "category": case.category,
+        "status": case.status,
+        "priority": case.priority,
+        "due_at": datetime.fromtimestamp(case.due_at, UTC),
+        "opened_at": datetime.fromtimestamp(case.opened_at, UTC),
+        "updated_at": when,
+        "data": msgspec.to_builtins(case),
+    }
+    stmt = insert(cases).values(values)
+    update = {k: stmt.excluded[k] for k in ("status", "priority", "due_at", "updated_at", "data")}
+    conn.execute(stmt.on_conflict_do_update(index_elements=["case_id"], set_=update))
+
+
+def _save_state(
+    conn: sa.Connection, insert: Insert, account: str, state: Any, when: datetime
+) -> None:
+    expiries = [r.expires_at for r in state.restrictions.values()]
+    values = {
+        "account_id": account,
+        "state": msgspec.to_builtins(state),
+        "updated_at": when,
+        "next_expiry": datetime.fromtimestamp(min(expiries), UTC) if expiries else None,
+    }
+    stmt = insert(account_responses).values(values)
+    update = {k: stmt.excluded[k] for k in ("state", "next_expiry", "updated_at")}
+    conn.execute(stmt.on_conflict_do_update(index_elements=["account_id"], set_=update))
