@@ -34,6 +34,18 @@ class Settings(BaseSettings):
         "wait in the outbox, e.g. during a migration)",
     )
     dispatch_poll_s: float = Field(1.0, gt=0)
+    # optional signed webhooks to the wallet's backend (docs/webhooks.md)
+    webhook_url: str | None = None
+    webhook_secrets: list[SecretStr] = Field(
+        default_factory=list, description="whsec_... secrets; several while rotating"
+    )
+    webhook_allow_private: list[str] = Field(
+        default_factory=list,
+        description="CIDRs/hosts a webhook may target despite being private (an internal backend)",
+    )
+    webhook_allow_http_loopback: bool = False  # tests and local development only
+    webhook_max_attempts: int = Field(6, ge=1)
+    webhook_concurrency: int = Field(8, ge=1)
     labels_topic: str = "wallet.labels"
     consumer_group: str = "vigil"
     client_id: str = "vigil"

@@ -101,6 +101,13 @@ class Metrics:
             ["type", "outcome"],
             registry=r,
         )
+        self.webhooks = Counter(
+            "vigil_webhooks",
+            "Webhook deliveries by outcome (delivered, rejected, exhausted, "
+            "refused); anything but delivered is dead-lettered with a support case",
+            ["outcome"],
+            registry=r,
+        )
         self.outbox_depth = Gauge(
             "vigil_outbox_depth", "Commands committed but not yet published", registry=r
         )

@@ -21,6 +21,7 @@ from monitor.metrics import Metrics
 from monitor.reload import RuleSource
 from monitor.responders.dispatcher import Dispatcher
 from monitor.responders.responder import PlaybookResponder, load_playbooks
+from monitor.responders.webhook_dispatch import WebhookDispatcher
 from monitor.store import AlertStore
 from monitor.stream.runner import StreamRunner
 from monitor.stream.topics import ensure_topics, partition_count
@@ -115,6 +116,9 @@ async def serve(
     ]
     if settings.dispatch_actions:
         tasks.append(asyncio.create_task(dispatcher.run(stop), name="dispatcher"))
+        if settings.webhook_url:
+            webhooks = WebhookDispatcher(settings, store, metrics)
+            tasks.append(asyncio.create_task(webhooks.run(stop), name="webhooks"))
     server = None
     if with_api:
         app = create_app(

@@ -20,7 +20,15 @@ from monitor.store.engine import make_engine
 from monitor.store.exceptions import StoreError, StoreUnavailable
 from monitor.store.records import AlertRecord
 from monitor.store.responses import Responder, respond
-from monitor.store.schema import alert_rules, alerts, cases, metadata, outbox, shadow_hits
+from monitor.store.schema import (
+    alert_rules,
+    alerts,
+    cases,
+    metadata,
+    outbox,
+    shadow_hits,
+    webhook_dead_letters,
+)
 
 _DIALECT_INSERT: dict[str, Callable[..., Any]] = {
     "sqlite": sqlite.insert,
@@ -153,6 +161,52 @@ class AlertStore:
         )
         with _translate("mark published"), self._engine.begin() as conn:
             conn.execute(stmt)
+
+    def pending_webhooks(self, limit: int = 100) -> list[PendingAction]:
+        """Published commands whose webhook delivery has not been tried yet."""
+        query = (
+            sa.select(
+                outbox.c.seq,
+                outbox.c.action_id,
+                outbox.c.account_id,
+                outbox.c.type,
+                outbox.c.body,
+                outbox.c.event_time,
+            )
+            .where(outbox.c.published_at.is_not(None), outbox.c.webhook_state.is_(None))
+            .order_by(outbox.c.seq)
+            .limit(limit)
+        )
+        with _translate("pending webhooks"), self._engine.connect() as conn:
+            return [PendingAction(*row) for row in conn.execute(query)]
+
+    def webhook_done(
+        self,
+        seq: int,
+        delivered: bool,
+        *,
+        dead_letter: dict[str, Any] | None = None,
+        case: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a delivery's end; a failure goes to the dead-letter table and opens a
+        support case, in one transaction."""
+        with _translate("webhook outcome"), self._engine.begin() as conn:
+            conn.execute(
+                sa.update(outbox)
+                .where(outbox.c.seq == seq)
+                .values(webhook_state="delivered" if delivered else "dead")
+            )
+            if dead_letter is not None:
+                conn.execute(
+                    self._insert(webhook_dead_letters).on_conflict_do_nothing(), dead_letter
+                )
+            if case is not None:
+                conn.execute(self._insert(cases).on_conflict_do_nothing(), case)
+
+    def webhook_dead_letters(self) -> list[dict[str, Any]]:
+        query = sa.select(webhook_dead_letters).order_by(webhook_dead_letters.c.failed_at)
+        with _translate("webhook dead letters"), self._engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
 
     def outbox_depth(self) -> int:
         query = sa.select(sa.func.count()).where(outbox.c.published_at.is_(None))

@@ -131,7 +131,23 @@ outbox = sa.Table(
     sa.Column("event_time", UTCDateTime(), nullable=True),  # of the triggering event
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("published_at", UTCDateTime(), nullable=True),
+    # webhook delivery (when configured): NULL not tried yet, then delivered | dead
+    sa.Column("webhook_state", sa.String(), nullable=True),
     sa.Index(None, "published_at", "seq"),
+)
+
+# Commands whose webhook delivery failed for good: support acts on them by hand.
+webhook_dead_letters = sa.Table(
+    "webhook_dead_letters",
+    metadata,
+    sa.Column("action_id", sa.String(), primary_key=True),
+    sa.Column("account_id", sa.String(), nullable=False),
+    sa.Column("type", sa.String(), nullable=False),
+    sa.Column("outcome", sa.String(), nullable=False),  # rejected | exhausted | refused
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("statuses", sa.JSON(), nullable=False),
+    sa.Column("last_error", sa.String(), nullable=True),
+    sa.Column("failed_at", UTCDateTime(), nullable=False),
 )
 
 # What Vigil has done to each account: restrictions in force, recent step-ups/resets
