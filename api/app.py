@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
@@ -16,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from api.deps import RuleControl
 from api.readiness import DEFAULT_TIMEOUT_S, Check, Readiness, describe
-from api.routes import alerts, health, metrics
+from api.routes import accounts, alerts, health, metrics
 from api.routes import rules as rules_routes
 from monitor.config import Settings
 from monitor.store import AlertStore, StoreError, StoreUnavailable
@@ -68,6 +69,7 @@ def create_app(
     checks: Mapping[str, Check] | None = None,
     check_timeout_s: float = DEFAULT_TIMEOUT_S,
     rules: RuleControl | None = None,
+    responder: Any = None,
 ) -> FastAPI:
     """Build the API around an open ``store``.
 
@@ -90,12 +92,14 @@ def create_app(
             {"name": "health", "description": "Liveness and readiness probes"},
             {"name": "ops", "description": "Operational endpoints"},
             {"name": "rules", "description": "The rule pack in force and its reload"},
+            {"name": "accounts", "description": "Support actions on an account"},
         ],
     )
     app.state.settings = settings
     app.state.store = store
     app.state.registry = registry if registry is not None else CollectorRegistry()
     app.state.rules = rules
+    app.state.responder = responder  # plans support's restores (monitor.responders)
     app.state.readiness = Readiness(
         {DATABASE_CHECK: database_check(store), **extra}, timeout_s=check_timeout_s
     )
@@ -107,4 +111,5 @@ def create_app(
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(rules_routes.router)
+    app.include_router(accounts.router)
     return app

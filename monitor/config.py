@@ -34,6 +34,9 @@ class Settings(BaseSettings):
         "wait in the outbox, e.g. during a migration)",
     )
     dispatch_poll_s: float = Field(1.0, gt=0)
+    expiry_check_s: float = Field(
+        30.0, gt=0, description="how often expired restrictions are lifted (restore commands)"
+    )
     # optional signed webhooks to the wallet's backend (docs/webhooks.md)
     webhook_url: str | None = None
     webhook_secrets: list[SecretStr] = Field(

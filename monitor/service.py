@@ -22,7 +22,7 @@ from monitor.reload import RuleSource
 from monitor.responders.dispatcher import Dispatcher
 from monitor.responders.responder import PlaybookResponder, load_playbooks
 from monitor.responders.webhook_dispatch import WebhookDispatcher
-from monitor.store import AlertStore
+from monitor.store import AlertStore, StoreError
 from monitor.stream.runner import StreamRunner
 from monitor.stream.topics import ensure_topics, partition_count
 
@@ -64,6 +64,25 @@ def stream_checks(runner: StreamRunner, client: AIOKafkaClient, max_lag: int) ->
         return None if total <= max_lag else f"consumer lag {total} > {max_lag}"
 
     return {"broker": broker, "partitions": partitions, "store_writes": store_writes, "lag": lag}
+
+
+async def _expire_restrictions(
+    store: AlertStore,
+    responder: PlaybookResponder,
+    dispatcher: Dispatcher,
+    every_s: float,
+    stop: asyncio.Event,
+) -> None:
+    """Restrictions lift themselves when they expire (wall clock: they are real-world
+    timers, not event time): restore commands go through the outbox like any other."""
+    while not stop.is_set():
+        try:
+            if await asyncio.to_thread(store.expire_restrictions, responder):
+                dispatcher.wake()
+        except StoreError as exc:
+            log.warning("expiring restrictions failed, will retry: %s", exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)
 
 
 async def serve(
@@ -114,6 +133,12 @@ async def serve(
         asyncio.create_task(runner.run(stop), name="stream"),
         asyncio.create_task(rules.watch(stop, settings.rules_watch_s), name="rules"),
     ]
+    tasks.append(
+        asyncio.create_task(
+            _expire_restrictions(store, responder, dispatcher, settings.expiry_check_s, stop),
+            name="expiry",
+        )
+    )
     if settings.dispatch_actions:
         tasks.append(asyncio.create_task(dispatcher.run(stop), name="dispatcher"))
         if settings.webhook_url:
@@ -127,6 +152,7 @@ async def serve(
             registry=metrics.registry,
             checks=stream_checks(runner, client, settings.readyz_max_lag),
             rules=rules,
+            responder=responder,
         )
         server = _Server(
             uvicorn.Config(

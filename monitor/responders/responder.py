@@ -18,7 +18,13 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.decision import Decision
-from monitor.responders.actions import AccountState, Action, encode_action
+from monitor.responders.actions import (
+    AccountState,
+    Action,
+    encode_action,
+    expire,
+    manual_restore,
+)
 from monitor.responders.cases import Case
 from monitor.responders.playbooks import Plan, Playbooks, load_playbooks, plan
 
@@ -45,3 +51,28 @@ class PlaybookResponder:
 
     def encode(self, action: Action) -> bytes:
         return encode_action(action)
+
+    def expire(
+        self, state: AccountState, account_id: str, now: float
+    ) -> tuple[list[Action], AccountState]:
+        return expire(state, account_id, now)
+
+    def restore(
+        self,
+        state: AccountState,
+        account_id: str,
+        features: list[str] | None,
+        reason: str,
+        actor: str,
+        now: float,
+        request_id: str | None,
+    ) -> tuple[Action, AccountState]:
+        return manual_restore(
+            state,
+            account_id,
+            features,  # type: ignore[arg-type]  # checked by the planner
+            reason,
+            actor,
+            now,
+            request_id=request_id,
+        )

@@ -19,10 +19,11 @@ from monitor.decision import SEVERITY_RANK, Decision, Reason
 from monitor.store.engine import make_engine
 from monitor.store.exceptions import StoreError, StoreUnavailable
 from monitor.store.records import AlertRecord
-from monitor.store.responses import Responder, respond
+from monitor.store.responses import Responder, expire_due, manual_restore, respond
 from monitor.store.schema import (
     alert_rules,
     alerts,
+    audit_log,
     cases,
     metadata,
     outbox,
@@ -161,6 +162,46 @@ class AlertStore:
         )
         with _translate("mark published"), self._engine.begin() as conn:
             conn.execute(stmt)
+
+    def expire_restrictions(self, responder: Responder, now: float | None = None) -> int:
+        """Lift restrictions whose expiry has come (restore commands into the outbox)."""
+        with _translate("expire restrictions"), self._engine.begin() as conn:
+            return expire_due(conn, self._insert, responder, time.time() if now is None else now)
+
+    def restore(
+        self,
+        responder: Responder,
+        account_id: str,
+        *,
+        features: list[str] | None,
+        reason: str,
+        actor: str,
+        role: str,
+        request_id: str | None = None,
+        now: float | None = None,
+    ) -> Any:
+        """Support lifts restrictions (audited); returns the restore command. Raises
+        ``ValueError`` for a missing reason/actor or an unknown feature."""
+        with _translate("restore"), self._engine.begin() as conn:
+            return manual_restore(
+                conn,
+                self._insert,
+                responder,
+                account_id,
+                features,
+                reason,
+                actor,
+                role,
+                time.time() if now is None else now,
+                request_id,
+            )
+
+    def audit_entries(self, target: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(audit_log).order_by(audit_log.c.id)
+        if target is not None:
+            query = query.where(audit_log.c.target == target)
+        with _translate("audit"), self._engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
 
     def pending_webhooks(self, limit: int = 100) -> list[PendingAction]:
         """Published commands whose webhook delivery has not been tried yet."""

@@ -12,7 +12,7 @@ import msgspec
 import sqlalchemy as sa
 
 from monitor.decision import Decision
-from monitor.store.schema import account_responses, case_alerts, cases, outbox
+from monitor.store.schema import account_responses, audit_log, case_alerts, cases, outbox
 
 
 class Planned(Protocol):
@@ -38,6 +38,19 @@ class Responder(Protocol):
     def case_type(self) -> type: ...
 
     def encode(self, action: Any) -> bytes: ...
+
+    def expire(self, state: Any, account_id: str, now: float) -> tuple[list[Any], Any]: ...
+
+    def restore(
+        self,
+        state: Any,
+        account_id: str,
+        features: list[str] | None,
+        reason: str,
+        actor: str,
+        now: float,
+        request_id: str | None,
+    ) -> tuple[Any, Any]: ...
 
 
 Insert = Callable[..., Any]
@@ -68,17 +81,7 @@ def respond(
         states[d.account_id] = plan.state
         touched.add(d.account_id)
         event_time = datetime.fromtimestamp(d.event_ts, UTC)
-        rows.extend(
-            {
-                "action_id": a.action_id,
-                "account_id": a.account_id,
-                "type": a.type,
-                "body": responder.encode(a),
-                "event_time": event_time,
-                "created_at": when,
-            }
-            for a in plan.actions
-        )
+        rows.extend(_outbox_row(responder, a, event_time, when) for a in plan.actions)
         if plan.case is not None:
             case = plan.case.case
             account_cases[case.category] = case
@@ -95,8 +98,10 @@ def respond(
 
 
 def _load_states(conn: sa.Connection, responder: Responder, accounts: list[str]) -> dict[str, Any]:
-    query = sa.select(account_responses.c.account_id, account_responses.c.state).where(
-        account_responses.c.account_id.in_(accounts)
+    query = (
+        sa.select(account_responses.c.account_id, account_responses.c.state)
+        .where(account_responses.c.account_id.in_(accounts))
+        .with_for_update()  # against a concurrent expiry or restore of the same account
     )
     kind = responder.state_type()
     return {a: msgspec.convert(s, kind) for a, s in conn.execute(query)}
@@ -145,3 +150,81 @@ def _save_state(
     stmt = insert(account_responses).values(values)
     update = {k: stmt.excluded[k] for k in ("state", "next_expiry", "updated_at")}
     conn.execute(stmt.on_conflict_do_update(index_elements=["account_id"], set_=update))
+
+
+def expire_due(
+    conn: sa.Connection, insert: Insert, responder: Responder, now: float, limit: int = 500
+) -> int:
+    """Lift restrictions whose expiry has come: restore commands into the outbox and the
+    accounts' new state, in the caller's transaction. Returns the commands written."""
+    when = datetime.fromtimestamp(now, UTC)
+    due = [
+        a
+        for (a,) in conn.execute(
+            sa.select(account_responses.c.account_id)
+            .where(account_responses.c.next_expiry <= when)
+            .limit(limit)
+        )
+    ]
+    if not due:
+        return 0
+    states = _load_states(conn, responder, due)
+    rows: list[dict[str, Any]] = []
+    for account in due:
+        actions, state = responder.expire(states[account], account, now)
+        rows.extend(_outbox_row(responder, a, None, when) for a in actions)
+        _save_state(conn, insert, account, state, when)
+    if rows:
+        conn.execute(insert(outbox).on_conflict_do_nothing(index_elements=["action_id"]), rows)
+    return len(rows)
+
+
+def manual_restore(
+    conn: sa.Connection,
+    insert: Insert,
+    responder: Responder,
+    account: str,
+    features: list[str] | None,
+    reason: str,
+    actor: str,
+    role: str,
+    now: float,
+    request_id: str | None,
+) -> Any:
+    """Support lifts restrictions: the restore command, the new state and the audit row,
+    in the caller's transaction. Returns the command."""
+    when = datetime.fromtimestamp(now, UTC)
+    before = _load_states(conn, responder, [account]).get(account) or responder.empty_state()
+    action, after = responder.restore(before, account, features, reason, actor, now, request_id)
+    conn.execute(
+        insert(outbox).on_conflict_do_nothing(index_elements=["action_id"]),
+        [_outbox_row(responder, action, None, when)],
+    )
+    _save_state(conn, insert, account, after, when)
+    conn.execute(
+        sa.insert(audit_log),
+        {
+            "at": when,
+            "actor": actor,
+            "role": role,
+            "action": "restore_payment_features",
+            "target": f"account:{account}",
+            "before": msgspec.to_builtins(before),
+            "after": msgspec.to_builtins(after),
+            "request_id": request_id,
+        },
+    )
+    return action
+
+
+def _outbox_row(
+    responder: Responder, action: Any, event_time: datetime | None, when: datetime
+) -> dict[str, Any]:
+    return {
+        "action_id": action.action_id,
+        "account_id": action.account_id,
+        "type": action.type,
+        "body": responder.encode(action),
+        "event_time": event_time,
+        "created_at": when,
+    }

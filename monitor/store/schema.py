@@ -184,3 +184,26 @@ case_alerts = sa.Table(
     sa.Column("case_id", sa.String(), primary_key=True),
     sa.Column("alert_id", sa.String(), primary_key=True),
 )
+
+
+# One append-only row per mutation made by a person (restores now; the console's workflow
+# later): who, as what, did what to what, before and after.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("actor", sa.String(), nullable=False),
+    sa.Column("role", sa.String(), nullable=False),
+    sa.Column("action", sa.String(), nullable=False),
+    sa.Column("target", sa.String(), nullable=False),
+    sa.Column("before", sa.JSON(), nullable=True),
+    sa.Column("after", sa.JSON(), nullable=True),
+    sa.Column("request_id", sa.String(), nullable=True),
+    sa.Index(None, "target", "at"),
+)

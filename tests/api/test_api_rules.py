@@ -136,3 +136,42 @@ def test_api_alone_has_no_rule_pack(sqlite_store: AlertStore) -> None:
 def test_short_admin_tokens_are_refused() -> None:
     with pytest.raises(ValueError, match="at least 24 characters"):
         Settings(admin_token="short")
+
+
+def test_support_restore_endpoint(rules_dir: Path, sqlite_store: AlertStore) -> None:
+    from monitor.responders.responder import PlaybookResponder, load_playbooks
+
+    root = Path(__file__).resolve().parents[2] / "rules"
+    responder = PlaybookResponder(load_playbooks(root))
+    hit = Reason(code="rule:x", text="drain", rule_id="x")
+    sqlite_store.save_decisions(
+        [
+            decide(
+                event_id="d1",
+                account_id="victim",
+                event_type="payment",
+                event_ts=1.8e9,
+                rule_hits=[("critical", 0.9, hit)],
+                anomaly=None,
+                actions=["disable_payment_features"],
+                queue="payments",
+            )
+        ],
+        responder=responder,
+    )
+    settings = Settings(database_url="sqlite:///unused.db", admin_token=TOKEN)
+    app = create_app(settings, sqlite_store, responder=responder)
+    auth = {"Authorization": f"Bearer {TOKEN}", "X-Request-Id": "r-42"}
+    with TestClient(app) as c:
+        assert c.post("/v1/accounts/victim/restore", json={"reason": "ok now"}).status_code == 401
+        bad = c.post("/v1/accounts/victim/restore", json={"reason": "x"}, headers=auth)
+        assert bad.status_code == 422
+        r = c.post(
+            "/v1/accounts/victim/restore",
+            json={"reason": "identity verified by phone", "actor": "agent-1"},
+            headers=auth,
+        )
+    assert r.status_code == 202, r.text
+    assert {"withdrawal", "transfer_to_new_payee"} <= set(r.json()["features"])
+    (entry,) = sqlite_store.audit_entries("account:victim")
+    assert entry["actor"] == "agent-1" and entry["request_id"] == "r-42"
