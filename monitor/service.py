@@ -92,6 +92,7 @@ async def serve(
     rules: RuleSource | None = None,
     store: AlertStore | None = None,
     with_api: bool = True,
+    on_ready: Callable[[StreamRunner, Dispatcher], None] | None = None,
 ) -> None:
     """Run the monitor (and the API unless ``with_api`` is false) until ``stop`` is set.
 
@@ -129,6 +130,8 @@ async def serve(
     rules.subscribe(runner.set_rules)
     client = AIOKafkaClient(bootstrap_servers=settings.kafka_bootstrap, client_id="vigil-health")
     await client.bootstrap()
+    if on_ready is not None:  # e.g. vigil bench attaching latency sinks
+        on_ready(runner, dispatcher)
     tasks = [
         asyncio.create_task(runner.run(stop), name="stream"),
         asyncio.create_task(rules.watch(stop, settings.rules_watch_s), name="rules"),

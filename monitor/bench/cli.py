@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "stages",
         nargs="*",
-        choices=("core", "memory"),
+        choices=("core", "memory", "latency"),
         default=["core"],
         help="what to measure (default: core)",
     )
@@ -26,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--core-accounts", type=int, default=5000)
     parser.add_argument("--core-days", type=float, default=2.0)
     parser.add_argument("--repeat", type=int, default=3, help="core: runs, median reported")
+    parser.add_argument(
+        "--rates",
+        default="1000,3000",
+        help="latency: offered loads in events/s (default 1000,3000)",
+    )
+    parser.add_argument("--seconds", type=float, default=15.0, help="latency: per load")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
 
@@ -54,6 +60,17 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
                 total=n, desc=f"memory {n:,} accounts", disable=quiet, unit="acct", file=sys.stderr
             ) as bar:
                 results["memory"].append(run_memory(n, progress=bar.update))
+    if "latency" in args.stages:
+        import asyncio
+
+        from monitor.bench.latency import run_latency
+
+        results["latency"] = []
+        for rate in [int(x) for x in args.rates.split(",") if x]:
+            print(f"latency: {rate:,} events/s for {args.seconds:g} s ...", file=sys.stderr)
+            results["latency"].append(
+                asyncio.run(run_latency(settings.rules_dir, rate, args.seconds))
+            )
     if args.json:
         print(json.dumps(results, indent=2))
     else:
@@ -75,6 +92,14 @@ def _print(results: dict[str, Any]) -> None:
         print(
             f"  rules: {core['rule_us_per_rule_per_event']:.3f} µs per rule per event "
             f"({core['rules']} rules)"
+        )
+    for lat in results.get("latency", []):
+        d, a = lat["decision"], lat["action_published"]
+        print(
+            f"latency at {lat['offered_rate']:,} events/s offered ({lat['decided_per_s']:,} "
+            f"decided/s): decision p50 {d['p50_ms']} ms, p99 {d['p99_ms']} ms, max "
+            f"{d['max_ms']} ms ({d['count']:,}); action published p50 {a['p50_ms']} ms, "
+            f"p99 {a['p99_ms']} ms, max {a['max_ms']} ms ({a['count']:,})"
         )
     for m in results.get("memory", []):
         print(

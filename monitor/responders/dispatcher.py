@@ -33,6 +33,7 @@ class Dispatcher:
         self.metrics = metrics
         self._wake = asyncio.Event()
         self.published = 0
+        self.latency_sink: list[float] | None = None  # exact latencies for vigil bench
 
     def wake(self) -> None:
         """Called after a store commit that may have added commands."""
@@ -80,6 +81,8 @@ class Dispatcher:
             if p.event_time is not None:
                 lag = now - p.event_time.astimezone(UTC).timestamp()
                 self.metrics.action_latency_seconds.observe(max(0.0, lag))
+                if self.latency_sink is not None:
+                    self.latency_sink.append(lag)
         self.published += len(pending)
         self.metrics.outbox_depth.set(await asyncio.to_thread(self.store.outbox_depth))
         return len(pending)

@@ -78,6 +78,8 @@ class StreamRunner:
         self.clock = clock
         self.responder = responder  # plans commands in the alerts' transaction
         self.on_commit = on_commit  # e.g. wake the outbox dispatcher
+        # exact latencies for ``vigil bench latency`` (None in service: the histogram only)
+        self.latency_sink: list[float] | None = None
         self.status = StreamStatus()
         self.pipelines: dict[int, PartitionPipeline] = {}
         self.batch_lock = asyncio.Lock()
@@ -117,6 +119,7 @@ class StreamRunner:
             client_id=s.client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            fetch_max_wait_ms=s.fetch_max_wait_ms,
             # co-partitioning: verdicts partition p goes to the owner of events partition p
             # (both keyed by account_id, same partition count)
             partition_assignment_strategy=(RangePartitionAssignor,),
@@ -218,9 +221,12 @@ class StreamRunner:
             await self._learn_verdicts(verdicts)
         await self._commit(offsets)
         now = time.time()
+        sink = self.latency_sink
         for appended in append_times:
             if appended is not None:
                 m.decision_latency_seconds.observe(max(0.0, now - appended))
+                if sink is not None:
+                    sink.append(now - appended)
         self.status.decided += len(append_times)
         m.batch_seconds.observe(time.perf_counter() - started)
 
