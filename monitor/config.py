@@ -56,8 +56,11 @@ class Settings(BaseSettings):
     batch_max_records: int = Field(1000, gt=0)
     poll_timeout_ms: int = Field(200, gt=0)
     fetch_max_wait_ms: int = Field(
-        20, gt=0, description="how long the broker may hold a fetch waiting for data: the "
-        "floor of decision latency under light load (aiokafka's default is 500)")
+        20,
+        gt=0,
+        description="how long the broker may hold a fetch waiting for data: the "
+        "floor of decision latency under light load (aiokafka's default is 500)",
+    )
     topic_partitions: int = Field(4, gt=0, description="partitions when Vigil creates topics")
 
     # Store

@@ -18,7 +18,7 @@ the dead-letter topic and keep going.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, TypeVar
 
 import msgspec
 
@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 DEFAULT_MAX_BYTES = 64 * 1024
+T = TypeVar("T")
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 Text = Annotated[str, msgspec.Meta(max_length=256)]
@@ -131,6 +132,14 @@ _encoder = msgspec.json.Encoder()
 
 def decode(raw: bytes | None, max_bytes: int = DEFAULT_MAX_BYTES) -> Event | DecodeError:
     """Decode one Kafka message value into an event, or say why not."""
+    return decode_with(_decoder, raw, max_bytes)
+
+
+def decode_with(
+    decoder: msgspec.json.Decoder[T], raw: bytes | None, max_bytes: int = DEFAULT_MAX_BYTES
+) -> T | DecodeError:
+    """Decode a JSON message with ``decoder``, or say why not: the checks every Vigil
+    message gets (events, verdicts, commands)."""
     if raw is None:
         return DecodeError("invalid_json", "message has no value (tombstone)")
     if len(raw) > max_bytes:
@@ -143,7 +152,7 @@ def decode(raw: bytes | None, max_bytes: int = DEFAULT_MAX_BYTES) -> Event | Dec
         except UnicodeDecodeError as exc:
             return DecodeError("invalid_utf8", str(exc))
     try:
-        return _decoder.decode(raw)
+        return decoder.decode(raw)
     except msgspec.ValidationError as exc:
         return DecodeError("schema", str(exc))
     except msgspec.DecodeError as exc:
@@ -172,14 +181,7 @@ def decode_verdict(raw: bytes | None, max_bytes: int = DEFAULT_MAX_BYTES) -> Ver
     >>> decode_verdict(b'{"alert_id":"al_1","verdict":"maybe"}').reason
     'schema'
     """
-    if raw is None or len(raw) > max_bytes:
-        return DecodeError("too_large" if raw else "invalid_json", "empty or oversized verdict")
-    try:
-        return _verdict_decoder.decode(raw)
-    except msgspec.ValidationError as exc:
-        return DecodeError("schema", str(exc))
-    except msgspec.DecodeError as exc:
-        return DecodeError("invalid_json", str(exc))
+    return decode_with(_verdict_decoder, raw, max_bytes)
 
 
 def encode(event: Event) -> bytes:

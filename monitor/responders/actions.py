@@ -32,7 +32,7 @@ from typing import Annotated, Literal, get_args
 import msgspec
 
 from monitor.decision import Severity
-from monitor.events import DEFAULT_MAX_BYTES, DecodeError
+from monitor.events import DEFAULT_MAX_BYTES, DecodeError, decode_with
 
 __all__ = [
     "ACTION_TYPES",
@@ -193,21 +193,7 @@ def encode_action(action: Action) -> bytes:
 def decode_action(raw: bytes | None, max_bytes: int = DEFAULT_MAX_BYTES) -> Action | DecodeError:
     """Decode a command, or say why not (``too_large`` | ``invalid_utf8`` |
     ``invalid_json`` | ``schema``). Unknown fields are ignored (a newer minor schema)."""
-    if raw is None:
-        return DecodeError("invalid_json", "message has no value (tombstone)")
-    if len(raw) > max_bytes:
-        return DecodeError("too_large", f"message is {len(raw)} bytes, limit is {max_bytes}")
-    if not raw.isascii():
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return DecodeError("invalid_utf8", str(exc))
-    try:
-        return _decoder.decode(raw)
-    except msgspec.ValidationError as exc:
-        return DecodeError("schema", str(exc))
-    except msgspec.DecodeError as exc:
-        return DecodeError("invalid_json", str(exc))
+    return decode_with(_decoder, raw, max_bytes)
 
 
 def restore_action(
