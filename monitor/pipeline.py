@@ -111,6 +111,9 @@ class PartitionPipeline:
             features["ip_failed_accounts_10m"] = ip_n
             features["subnet_failed_accounts_10m"] = net_n
 
+        assessed = self.detector.assess(features)  # rules may read the model's view
+        features["anomaly_score"] = assessed.score
+        features["anomaly_flagged"] = assessed.flagged
         hits: list[tuple[Severity, float, Reason]] = []
         shadow: list[Reason] = []
         actions: list[str] = []
@@ -141,7 +144,8 @@ class PartitionPipeline:
             )
             hits.append(("low", 0.3, reason))
         # an event a severe rule caught is an attack: the model must not learn it
-        anomaly = self.detector.score(features, learn=not severe)
+        self.detector.learn(event.type, assessed, learn=not severe)
+        anomaly = assessed
         if hits or anomaly.score >= self.verdict_watch:  # rare: keeps the hot path cheap
             anomaly = self._apply_verdicts(event.type, anomaly, hits, severe)
         return decide(

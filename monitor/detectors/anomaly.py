@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from river import anomaly
 
@@ -177,6 +177,13 @@ class AnomalyDetector:
     def score(self, features: Mapping[str, Any], *, learn: bool = True) -> AnomalyResult:
         """Score one event; learn from it unless it is flagged or ``learn`` is false
         (the caller already knows it is an attack, e.g. a severe rule fired)."""
+        result = self.assess(features)
+        self.learn(features["type"], result, learn=learn)
+        return result
+
+    def assess(self, features: Mapping[str, Any]) -> AnomalyResult:
+        """Score one event without learning from it (rules may read the score; then call
+        :meth:`learn` with what they decided)."""
         event_type = features["type"]
         model = self._models.get(event_type)
         if model is None:
@@ -190,15 +197,7 @@ class AnomalyDetector:
         # the quantile as is, with a floor so a flat score history does not flag all.
         quantile = qf.quantile.get()
         threshold = math.inf if quantile is None else max(quantile, self.floor)
-        model.seen += 1
-        warming = model.learned < self.warmup
-        flagged = not warming and score >= threshold
-        # QuantileFilter.learn_one would score the event a second time; we already
-        # have the score, so apply its rule directly: learn only what is not flagged.
-        if learn and not flagged and (warming or model.seen % self.learn_every == 0):
-            qf.anomaly_detector.learn_one(x)
-            model.learned += 1
-        qf.quantile.update(score)
+        flagged = model.learned >= self.warmup and score >= threshold
         reason = explain(features) if flagged else None
         return AnomalyResult(
             score=score,
@@ -207,6 +206,26 @@ class AnomalyDetector:
             reason=reason,
             inputs=x,  # type: ignore[arg-type]  # Hashable keys are str here
         )
+
+    def learn(self, event_type: str, result: AnomalyResult, *, learn: bool = True) -> None:
+        """Fold an assessed event into its model: learn it unless it was flagged or
+        ``learn`` is false, and update the score quantile."""
+        model = self._models[event_type]
+        qf = model.filter
+        model.seen += 1
+        warming = model.learned < self.warmup
+        # QuantileFilter.learn_one would score the event a second time; we already
+        # have the score, so apply its rule directly: learn only what is not flagged.
+        x = result.inputs
+        if (
+            learn
+            and x is not None
+            and not result.flagged
+            and (warming or model.seen % self.learn_every == 0)
+        ):
+            qf.anomaly_detector.learn_one(cast("dict[Hashable, Any]", x))
+            model.learned += 1
+        qf.quantile.update(result.score)
 
 
 def explain(f: Mapping[str, Any]) -> Reason:

@@ -80,6 +80,8 @@ def extract(state: AccountState, event: Event, ts: float) -> dict[str, Any]:
         "city": (geo.city or geo.country) if geo else "",
         "account_events": state.events,
         "account_age_days": max(0.0, ts - state.first_ts) / DAY,
+        "anomaly_score": 0.0,  # the pipeline puts the model's view here before the rules
+        "anomaly_flagged": False,
     }
     _novelty(state, event, ts, known, f)
     _geography(state, event, ts, f)

@@ -54,6 +54,9 @@ FEATURES: dict[str, FeatureSpec] = {
     "status": _f("str", "payment/top-up status", _MONEY),
     "kind": _f("str", "purchase | transfer | withdrawal", _PAY),
     "action": _f("str", "security action", frozenset({"security"})),
+    # the anomaly model's view of this event (filled in by the pipeline before the rules)
+    "anomaly_score": _f("float", "Half-Space Trees score, 0 (usual) .. 1 (unusual)"),
+    "anomaly_flagged": _f("bool", "above the model's adaptive threshold (after warm-up)"),
     # account history
     "account_events": _f("int", "events seen for this account before this one"),
     "account_age_days": _f("float", "days since Vigil first saw the account"),

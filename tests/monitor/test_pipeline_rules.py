@@ -108,3 +108,40 @@ def test_stuffing_features_count_accounts_failing_from_one_ip(tmp_path: Path) ->
     ]
     ds = run(pipe, clock, *raws)
     assert [bool(d.rule_ids) for d in ds] == [False] * 3 + [True] * 2 + [False] * 5 + [True]
+
+
+def test_rules_can_read_the_model_score(tmp_path: Path) -> None:
+    rules = pack(
+        tmp_path,
+        """  - id: unusual_login
+    applies_to: [login]
+    when: anomaly_flagged and anomaly_score > 0.8
+    severity: low
+    tests:
+      - name: fires
+        expect: fire
+        events:
+          - type: login
+            at: 0m
+      - name: quiet
+        expect: no_fire
+        events:
+          - type: login
+            at: 0m
+""",
+    )
+    clock = ManualClock()
+    pipe = PartitionPipeline(0, rules, clock=clock, anomaly_warmup=50, anomaly_learn_every=1)
+    usual = [login("a", at(T0, minutes=m), ip=f"10.0.0.{m % 3}") for m in range(400)]
+    odd = login(
+        "a",
+        at(T0, minutes=401),
+        device_id="evil",
+        ip="6.6.6.6",
+        geo={"lat": 6.5, "lon": 3.4, "country": "NG", "city": "Lagos"},
+    )
+    decisions = run(pipe, clock, *usual, odd)
+    assert not any("unusual_login" in d.rule_ids for d in decisions[:-1])
+    last = decisions[-1]
+    assert last.rule_ids == ["unusual_login"] and last.anomaly_score > 0.8
+    assert last.reasons[0].values["anomaly_flagged"] is True
