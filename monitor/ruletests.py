@@ -29,6 +29,11 @@ from typing import Any, Literal
 import msgspec
 
 from monitor.pipeline import PartitionPipeline
+from monitor.responders.playbook_loader import (
+    PLAYBOOK_FILE,
+    check_rules_against_playbooks,
+    load_playbooks,
+)
 from monitor.ruleset import Rule, RuleHit, RuleLoadError, RulePack, load_rules
 from monitor.ruleset.cases import RuleTest
 
@@ -147,12 +152,16 @@ def run_rule_tests(pack: RulePack) -> list[CaseResult]:
 
 def load_and_test(directory: Path | str) -> RulePack:
     """Load the pack in ``directory`` and run every rule's tests; a pack that fails
-    validation or any of its own tests raises :class:`RuleLoadError` (``file:line``
-    problems), so the caller keeps its previous pack."""
+    validation or any of its own tests, or whose rules name a playbook or queue that
+    ``playbooks.yaml`` (when present) does not define, raises :class:`RuleLoadError`
+    (``file:line`` problems), so the caller keeps its previous pack."""
     pack = load_rules(directory)
-    failed = [r.describe() for r in run_rule_tests(pack) if not r.passed]
-    if failed:
-        raise RuleLoadError(failed)
+    problems = [r.describe() for r in run_rule_tests(pack) if not r.passed]
+    playbook_file = Path(directory) / PLAYBOOK_FILE
+    if playbook_file.is_file():
+        problems += check_rules_against_playbooks(pack, load_playbooks(playbook_file))
+    if problems:
+        raise RuleLoadError(problems)
     return pack
 
 

@@ -103,3 +103,22 @@ def test_a_bad_pack_at_start_up_is_fatal(tmp_path: Path) -> None:
 
     with pytest.raises(RuleLoadError):
         RuleSource(tmp_path / "missing", loader=load_rules)
+
+
+def test_a_rule_naming_an_unknown_playbook_is_refused(rules_dir: Path) -> None:
+    from monitor.ruleset import RuleLoadError
+    from monitor.ruletests import load_and_test
+
+    shipped = Path(__file__).resolve().parents[2] / "rules" / "playbooks.yaml"
+    shutil.copy(shipped, rules_dir / "playbooks.yaml")
+    text = RULE.format(n=1).replace(
+        "    severity: medium\n", "    severity: medium\n    actions: [lock_account]\n"
+    )
+    (rules_dir / "a.yaml").write_text(text)
+    with pytest.raises(RuleLoadError) as caught:
+        load_and_test(rules_dir)
+    assert any(
+        f"{rules_dir / 'a.yaml'}:2" in p and "lock_account" in p for p in caught.value.problems
+    )
+    (rules_dir / "a.yaml").write_text(RULE.format(n=1))
+    assert load_and_test(rules_dir).rules[0].id == "brute_force"
