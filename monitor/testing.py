@@ -129,6 +129,48 @@ def topup(
     )
 
 
+LOGIN_CASES = """    tests:
+      - name: fires
+        expect: fire
+        events:
+          - type: login
+            at: 0m
+            success: false
+      - name: quiet
+        expect: no_fire
+        events:
+          - type: login
+            at: 0m
+"""
+
+
+def login_rule(
+    rule_id: str,
+    when: str,
+    *,
+    description: str | None = None,
+    severity: str = "medium",
+    **fields: str,
+) -> str:
+    """One entry of a rule file for login events, with the two test cases every rule
+    needs (a failed login must fire, a successful one must not).
+
+    >>> print(login_rule("r", "not success", actions="[require_step_up]").split("    tests:")[0])
+      - id: r
+        applies_to: [login]
+        when: not success
+        severity: medium
+        actions: [require_step_up]
+    <BLANKLINE>
+    """
+    lines = [f"  - id: {rule_id}"]
+    if description is not None:
+        lines.append(f"    description: {description}")
+    lines += ["    applies_to: [login]", f"    when: {when}", f"    severity: {severity}"]
+    lines += [f"    {key}: {value}" for key, value in fields.items()]
+    return "\n".join(lines) + "\n" + LOGIN_CASES
+
+
 class ManualClock:
     """A clock tests move by hand: ``clock()`` returns the current value.
 

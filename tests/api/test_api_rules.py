@@ -15,29 +15,16 @@ from monitor.decision import Reason, decide
 from monitor.reload import RuleSource
 from monitor.ruleset import load_rules
 from monitor.store import AlertStore
+from monitor.testing import login_rule
 
 TOKEN = "t" * 32
-RULE = """rules:
-  - id: brute_force
-    description: many failed logins
-    applies_to: [login]
-    when: failed_logins_10m >= {n}
-    severity: medium
-    actions: [require_step_up]
-    queue: account_security
-    tests:
-      - name: fires
-        expect: fire
-        events:
-          - type: login
-            at: 0m
-            success: false
-      - name: quiet
-        expect: no_fire
-        events:
-          - type: login
-            at: 0m
-"""
+RULE = "rules:\n" + login_rule(
+    "brute_force",
+    "failed_logins_10m >= {n}",
+    description="many failed logins",
+    actions="[require_step_up]",
+    queue="account_security",
+)
 
 
 @pytest.fixture

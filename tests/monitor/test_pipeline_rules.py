@@ -8,7 +8,7 @@ from pathlib import Path
 from monitor.events import decode
 from monitor.pipeline import PartitionPipeline
 from monitor.ruleset import load_rules
-from monitor.testing import ManualClock, at, login
+from monitor.testing import ManualClock, at, login, login_rule
 
 T0 = "2026-03-02T08:00:00Z"
 
@@ -27,26 +27,9 @@ def run(pipe: PartitionPipeline, clock: ManualClock, *raws: bytes) -> list:  # t
     return out
 
 
-RULE = """  - id: fails
-    applies_to: [login]
-    when: not success
-    severity: medium
-    actions: [require_step_up]
-    cooldown: {cooldown}
-    mode: {mode}
-    tests:
-      - name: fires
-        expect: fire
-        events:
-          - type: login
-            at: 0m
-            success: false
-      - name: quiet
-        expect: no_fire
-        events:
-          - type: login
-            at: 0m
-"""
+RULE = login_rule(
+    "fails", "not success", actions="[require_step_up]", cooldown="{cooldown}", mode="{mode}"
+)
 
 
 def make(rules) -> tuple[PartitionPipeline, ManualClock]:  # type: ignore[no-untyped-def]
@@ -79,23 +62,7 @@ def test_shadow_rules_are_recorded_and_never_act(tmp_path: Path) -> None:
 def test_stuffing_features_count_accounts_failing_from_one_ip(tmp_path: Path) -> None:
     rules = pack(
         tmp_path,
-        """  - id: stuffing
-    applies_to: [login]
-    when: ip_failed_accounts_10m >= 4 or subnet_failed_accounts_10m >= 6
-    severity: medium
-    tests:
-      - name: fires
-        expect: fire
-        events:
-          - type: login
-            at: 0m
-            success: false
-      - name: quiet
-        expect: no_fire
-        events:
-          - type: login
-            at: 0m
-""",
+        login_rule("stuffing", "ip_failed_accounts_10m >= 4 or subnet_failed_accounts_10m >= 6"),
     )
     pipe, clock = make(rules)
     raws = [
@@ -113,22 +80,7 @@ def test_stuffing_features_count_accounts_failing_from_one_ip(tmp_path: Path) ->
 def test_rules_can_read_the_model_score(tmp_path: Path) -> None:
     rules = pack(
         tmp_path,
-        """  - id: unusual_login
-    applies_to: [login]
-    when: anomaly_flagged and anomaly_score > 0.8
-    severity: low
-    tests:
-      - name: fires
-        expect: fire
-        events:
-          - type: login
-            at: 0m
-      - name: quiet
-        expect: no_fire
-        events:
-          - type: login
-            at: 0m
-""",
+        login_rule("unusual_login", "anomaly_flagged and anomaly_score > 0.8", severity="low"),
     )
     clock = ManualClock()
     pipe = PartitionPipeline(0, rules, clock=clock, anomaly_warmup=50, anomaly_learn_every=1)

@@ -12,26 +12,11 @@ import pytest
 from monitor.metrics import Metrics
 from monitor.reload import RuleSource
 from monitor.ruleset import RulePack, load_rules
+from monitor.testing import login_rule
 
-RULE = """rules:
-  - id: brute_force
-    description: many failed logins
-    applies_to: [login]
-    when: failed_logins_10m >= {n}
-    severity: medium
-    tests:
-      - name: fires
-        expect: fire
-        events:
-          - type: login
-            at: 0m
-            success: false
-      - name: quiet
-        expect: no_fire
-        events:
-          - type: login
-            at: 0m
-"""
+RULE = "rules:\n" + login_rule(
+    "brute_force", "failed_logins_10m >= {n}", description="many failed logins"
+)
 
 
 @pytest.fixture
