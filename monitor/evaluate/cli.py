@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from monitor.config import Settings
@@ -122,11 +122,54 @@ def _source(args: argparse.Namespace) -> LabelledSource:
     return from_simulator(cfg)
 
 
+def fail(command: str, exc: Exception) -> int:
+    """Bad input: say why on stderr (every file:line of a rule pack), exit code 2."""
+    problems = getattr(exc, "problems", None) or [str(exc)]
+    for problem in problems:
+        print(f"vigil {command}: {problem}", file=sys.stderr)
+    return 2
+
+
+def progress_bar(args: argparse.Namespace, total: int | None, desc: str) -> Any:
+    """A tqdm bar on stderr, shown on a terminal unless ``--json`` (``--progress`` wins)."""
+    from tqdm import tqdm
+
+    show = args.progress if args.progress is not None else sys.stderr.isatty() and not args.json
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=" events",
+        unit_scale=True,
+        file=sys.stderr,
+        disable=not show,
+        mininterval=0.5,
+    )
+
+
+def finish(command: str, report: Any, text: str, *, as_json: bool) -> int:
+    """Report skipped input lines on stderr, then the report (text or JSON) on stdout."""
+    import msgspec
+
+    run = report.run
+    if run.bad_lines or run.bad_label_lines:
+        print(
+            f"vigil {command}: skipped {run.bad_lines:,} bad event lines and "
+            f"{run.bad_label_lines:,} bad label lines",
+            file=sys.stderr,
+        )
+        for example in run.bad_line_examples:
+            print(f"  {example}", file=sys.stderr)
+    if as_json:
+        sys.stdout.write(msgspec.json.format(msgspec.json.encode(report)).decode() + "\n")
+    else:
+        print(text)
+    return 0
+
+
 def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     """Evaluate, print the report (text or ``--json``), write the plots. 0 when the
     evaluation finished (targets are information, not errors), 2 on bad input."""
     import msgspec
-    from tqdm import tqdm
 
     from monitor.ruleset import RuleLoadError, load_rules
 
@@ -138,23 +181,9 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     try:
         source = _source(args)
         rules = load_rules(args.rules or settings.rules_dir)
-    except InputError as exc:
-        print(f"vigil evaluate: {exc}", file=sys.stderr)
-        return 2
-    except RuleLoadError as exc:
-        for problem in exc.problems:
-            print(f"vigil evaluate: {problem}", file=sys.stderr)
-        return 2
-    show = args.progress if args.progress is not None else sys.stderr.isatty() and not args.json
-    with tqdm(
-        total=source.total,
-        desc="evaluate",
-        unit=" events",
-        unit_scale=True,
-        file=sys.stderr,
-        disable=not show,
-        mininterval=0.5,
-    ) as bar:
+    except (InputError, RuleLoadError) as exc:
+        return fail("evaluate", exc)
+    with progress_bar(args, source.total, "evaluate") as bar:
         collected = replay(
             source,
             rules,
@@ -168,17 +197,4 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
 
         paths = write_plots(collected, report, args.plots)
         report = msgspec.structs.replace(report, plots=[str(p) for p in paths])
-    run = report.run
-    if run.bad_lines or run.bad_label_lines:
-        print(
-            f"vigil evaluate: skipped {run.bad_lines:,} bad event lines and "
-            f"{run.bad_label_lines:,} bad label lines",
-            file=sys.stderr,
-        )
-        for example in run.bad_line_examples:
-            print(f"  {example}", file=sys.stderr)
-    if args.json:
-        sys.stdout.write(msgspec.json.format(msgspec.json.encode(report)).decode() + "\n")
-    else:
-        print(format_report(report))
-    return 0
+    return finish("evaluate", report, format_report(report), as_json=args.json)

@@ -6,7 +6,6 @@ Only argparse is imported at module level; the pipeline loads when the command r
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -124,9 +123,7 @@ def _packs(args: argparse.Namespace, settings: Settings) -> list[RulePack]:
 
 def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     """Replay, print the report (text or ``--json``). 0 on success, 2 on bad input."""
-    import msgspec
-    from tqdm import tqdm
-
+    from monitor.evaluate.cli import fail, finish, progress_bar
     from monitor.ruleset import RuleLoadError
 
     from .exceptions import InputError
@@ -137,23 +134,9 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     try:
         packs = _packs(args, settings)
         stream, labelled = _source(args)
-    except InputError as exc:
-        print(f"vigil replay: {exc}", file=sys.stderr)
-        return 2
-    except RuleLoadError as exc:
-        for problem in exc.problems:
-            print(f"vigil replay: {problem}", file=sys.stderr)
-        return 2
-    show = args.progress if args.progress is not None else sys.stderr.isatty() and not args.json
-    with tqdm(
-        total=stream.total,
-        desc="replay",
-        unit=" events",
-        unit_scale=True,
-        file=sys.stderr,
-        disable=not show,
-        mininterval=0.5,
-    ) as bar:
+    except (InputError, RuleLoadError) as exc:
+        return fail("replay", exc)
+    with progress_bar(args, stream.total, "replay") as bar:
         replayed = replay(
             stream,
             packs,
@@ -163,17 +146,4 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
             progress=bar.update,
         )
     report = build_report(replayed)
-    run = report.run
-    if run.bad_lines or run.bad_label_lines:
-        print(
-            f"vigil replay: skipped {run.bad_lines:,} bad event lines and "
-            f"{run.bad_label_lines:,} bad label lines",
-            file=sys.stderr,
-        )
-        for example in run.bad_line_examples:
-            print(f"  {example}", file=sys.stderr)
-    if args.json:
-        sys.stdout.write(msgspec.json.format(msgspec.json.encode(report)).decode() + "\n")
-    else:
-        print(format_report(report))
-    return 0
+    return finish("replay", report, format_report(report), as_json=args.json)

@@ -23,7 +23,7 @@ from monitor.metrics import Metrics
 from monitor.responders.cases import Case, case_id_for
 from monitor.responders.webhooks import DeliveryResult, RetryPolicy, WebhookSender
 from monitor.store import AlertStore, StoreError
-from monitor.store.repository import PendingAction
+from monitor.store.outbox import PendingAction
 
 log = logging.getLogger("vigil.webhooks")
 

@@ -6,10 +6,9 @@ Synchronous by design; the stream calls it through ``asyncio.to_thread``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 import sqlalchemy as sa
@@ -17,48 +16,22 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.decision import SEVERITY_RANK, Decision, Reason
 from monitor.store.engine import make_engine
+from monitor.store.errors import translate
 from monitor.store.exceptions import StoreError, StoreUnavailable
+from monitor.store.outbox import ResponseQueries
 from monitor.store.records import AlertRecord
-from monitor.store.responses import Responder, expire_due, manual_restore, respond
+from monitor.store.responses import Responder, respond
 from monitor.store.schema import (
     alert_rules,
     alerts,
-    audit_log,
-    cases,
     metadata,
-    outbox,
     shadow_hits,
-    webhook_dead_letters,
 )
 
 _DIALECT_INSERT: dict[str, Callable[..., Any]] = {
     "sqlite": sqlite.insert,
     "postgresql": postgresql.insert,
 }
-# SQLite reports these as OperationalError too, but they mean "wrong schema", not "down".
-_SQLITE_SCHEMA_ERRORS = ("no such table", "no such column")
-
-
-@contextmanager
-def _translate(action: str) -> Iterator[None]:
-    """Turn driver and SQLAlchemy errors into :class:`StoreError` / :class:`StoreUnavailable`."""
-    try:
-        yield
-    except sa.exc.DBAPIError as exc:
-        detail = str(exc.orig or exc).strip()
-        if any(s in detail for s in _SQLITE_SCHEMA_ERRORS):
-            raise StoreError(f"{action}: {detail} (was create_schema() run?)") from exc
-        if exc.connection_invalidated or isinstance(
-            exc, sa.exc.OperationalError | sa.exc.InterfaceError
-        ):
-            raise StoreUnavailable(f"{action}: database unavailable: {detail}") from exc
-        raise StoreError(f"{action}: {detail}") from exc
-    except sa.exc.DisconnectionError as exc:
-        raise StoreUnavailable(f"{action}: database unavailable: {exc}") from exc
-    except sa.exc.SQLAlchemyError as exc:
-        raise StoreError(f"{action}: {exc}") from exc
-    except OSError as exc:  # e.g. SQLite's directory cannot be created
-        raise StoreUnavailable(f"{action}: database unavailable: {exc}") from exc
 
 
 def _rank(severity: str, name: str) -> int:
@@ -69,7 +42,7 @@ def _rank(severity: str, name: str) -> int:
         raise ValueError(f"unknown {name} {severity!r}; expected one of {known}") from None
 
 
-class AlertStore:
+class AlertStore(ResponseQueries):
     """Alerts in SQLite or PostgreSQL, written idempotently by ``event_id``."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
@@ -90,7 +63,7 @@ class AlertStore:
         Stop-gap until Alembic migrations arrive: ``create_all`` never alters a table
         that already exists.
         """
-        with _translate("create schema"):
+        with translate("create schema"):
             metadata.create_all(self._engine)
 
     def save_decisions(
@@ -120,7 +93,7 @@ class AlertStore:
         if not rows and not shadow:
             return 0
         inserted: set[str] = set()
-        with _translate("save decisions"), self._engine.begin() as conn:
+        with translate("save decisions"), self._engine.begin() as conn:
             if rows:
                 inserted = set(conn.execute(self._insert_alerts, rows).scalars())
             # Only for alerts new in this call: a replay must not change a stored alert.
@@ -133,135 +106,6 @@ class AlertStore:
                 new = [d for d in decisions if d.is_alert and d.alert_id in inserted]
                 respond(conn, self._insert, responder, new, time.time())
         return len(inserted)
-
-    def pending_actions(self, limit: int = 500) -> list[PendingAction]:
-        """Commands not yet published, oldest first."""
-        query = (
-            sa.select(
-                outbox.c.seq,
-                outbox.c.action_id,
-                outbox.c.account_id,
-                outbox.c.type,
-                outbox.c.body,
-                outbox.c.event_time,
-            )
-            .where(outbox.c.published_at.is_(None))
-            .order_by(outbox.c.seq)
-            .limit(limit)
-        )
-        with _translate("pending actions"), self._engine.connect() as conn:
-            return [PendingAction(*row) for row in conn.execute(query)]
-
-    def mark_published(self, seqs: Sequence[int]) -> None:
-        if not seqs:
-            return
-        stmt = (
-            sa.update(outbox)
-            .where(outbox.c.seq.in_(list(seqs)))
-            .values(published_at=datetime.now(UTC))
-        )
-        with _translate("mark published"), self._engine.begin() as conn:
-            conn.execute(stmt)
-
-    def expire_restrictions(self, responder: Responder, now: float | None = None) -> int:
-        """Lift restrictions whose expiry has come (restore commands into the outbox)."""
-        with _translate("expire restrictions"), self._engine.begin() as conn:
-            return expire_due(conn, self._insert, responder, time.time() if now is None else now)
-
-    def restore(
-        self,
-        responder: Responder,
-        account_id: str,
-        *,
-        features: list[str] | None,
-        reason: str,
-        actor: str,
-        role: str,
-        request_id: str | None = None,
-        now: float | None = None,
-    ) -> Any:
-        """Support lifts restrictions (audited); returns the restore command. Raises
-        ``ValueError`` for a missing reason/actor or an unknown feature."""
-        with _translate("restore"), self._engine.begin() as conn:
-            return manual_restore(
-                conn,
-                self._insert,
-                responder,
-                account_id,
-                features,
-                reason,
-                actor,
-                role,
-                time.time() if now is None else now,
-                request_id,
-            )
-
-    def audit_entries(self, target: str | None = None) -> list[dict[str, Any]]:
-        query = sa.select(audit_log).order_by(audit_log.c.id)
-        if target is not None:
-            query = query.where(audit_log.c.target == target)
-        with _translate("audit"), self._engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
-
-    def pending_webhooks(self, limit: int = 100) -> list[PendingAction]:
-        """Published commands whose webhook delivery has not been tried yet."""
-        query = (
-            sa.select(
-                outbox.c.seq,
-                outbox.c.action_id,
-                outbox.c.account_id,
-                outbox.c.type,
-                outbox.c.body,
-                outbox.c.event_time,
-            )
-            .where(outbox.c.published_at.is_not(None), outbox.c.webhook_state.is_(None))
-            .order_by(outbox.c.seq)
-            .limit(limit)
-        )
-        with _translate("pending webhooks"), self._engine.connect() as conn:
-            return [PendingAction(*row) for row in conn.execute(query)]
-
-    def webhook_done(
-        self,
-        seq: int,
-        delivered: bool,
-        *,
-        dead_letter: dict[str, Any] | None = None,
-        case: dict[str, Any] | None = None,
-    ) -> None:
-        """Record a delivery's end; a failure goes to the dead-letter table and opens a
-        support case, in one transaction."""
-        with _translate("webhook outcome"), self._engine.begin() as conn:
-            conn.execute(
-                sa.update(outbox)
-                .where(outbox.c.seq == seq)
-                .values(webhook_state="delivered" if delivered else "dead")
-            )
-            if dead_letter is not None:
-                conn.execute(
-                    self._insert(webhook_dead_letters).on_conflict_do_nothing(), dead_letter
-                )
-            if case is not None:
-                conn.execute(self._insert(cases).on_conflict_do_nothing(), case)
-
-    def webhook_dead_letters(self) -> list[dict[str, Any]]:
-        query = sa.select(webhook_dead_letters).order_by(webhook_dead_letters.c.failed_at)
-        with _translate("webhook dead letters"), self._engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
-
-    def outbox_depth(self) -> int:
-        query = sa.select(sa.func.count()).where(outbox.c.published_at.is_(None))
-        with _translate("outbox depth"), self._engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
-
-    def open_cases(self, account_id: str | None = None) -> list[dict[str, Any]]:
-        """Open support cases (the case as JSON), most urgent first."""
-        query = sa.select(cases.c.data).where(cases.c.status == "open")
-        if account_id is not None:
-            query = query.where(cases.c.account_id == account_id)
-        query = query.order_by(cases.c.priority, cases.c.due_at)
-        with _translate("open cases"), self._engine.connect() as conn:
-            return [row[0] for row in conn.execute(query)]
 
     @staticmethod
     def _shadow_rows(decisions: Sequence[Decision]) -> list[dict[str, Any]]:
@@ -288,13 +132,13 @@ class AlertStore:
     def rule_hit_counts(self) -> dict[str, int]:
         """Stored alerts per rule id."""
         query = sa.select(alert_rules.c.rule_id, sa.func.count()).group_by(alert_rules.c.rule_id)
-        with _translate("rule hit counts"), self._engine.connect() as conn:
+        with translate("rule hit counts"), self._engine.connect() as conn:
             return {rule: n for rule, n in conn.execute(query)}
 
     def shadow_hit_counts(self) -> dict[str, int]:
         """Recorded shadow-rule hits per rule id."""
         query = sa.select(shadow_hits.c.rule_id, sa.func.count()).group_by(shadow_hits.c.rule_id)
-        with _translate("shadow hit counts"), self._engine.connect() as conn:
+        with translate("shadow hit counts"), self._engine.connect() as conn:
             return {rule: n for rule, n in conn.execute(query)}
 
     @staticmethod
@@ -390,25 +234,25 @@ class AlertStore:
             .select_from(joined if where else src)
             .where(*where, *where_src)
         )
-        with _translate("list alerts"), self._engine.connect() as conn:
+        with translate("list alerts"), self._engine.connect() as conn:
             rows = conn.execute(page).all() if limit else []
             count = conn.execute(total).scalar_one()
         return [_record(r) for r in rows], count
 
     def get_alert(self, alert_id: str) -> AlertRecord | None:
-        with _translate("get alert"), self._engine.connect() as conn:
+        with translate("get alert"), self._engine.connect() as conn:
             row = conn.execute(sa.select(alerts).where(alerts.c.alert_id == alert_id)).first()
         return None if row is None else _record(row)
 
     def count_alerts(self) -> int:
-        with _translate("count alerts"), self._engine.connect() as conn:
+        with translate("count alerts"), self._engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(alerts)).scalar_one())
 
     def ping(self) -> None:
         """Round trip to the database that reads the alerts table (so a missing schema
         is "not ready" too); raises :class:`StoreUnavailable` if it fails."""
         try:
-            with _translate("ping"), self._engine.connect() as conn:
+            with translate("ping"), self._engine.connect() as conn:
                 conn.execute(sa.select(alerts.c.alert_id).limit(1))
         except StoreUnavailable:
             raise
@@ -417,15 +261,6 @@ class AlertStore:
 
     def close(self) -> None:
         self._engine.dispose()
-
-
-class PendingAction(NamedTuple):
-    seq: int
-    action_id: str
-    account_id: str
-    type: str
-    body: bytes
-    event_time: datetime | None
 
 
 def _record(row: sa.Row[Any]) -> AlertRecord:
