@@ -47,7 +47,9 @@ class AnomalyResult(msgspec.Struct, frozen=True):
     threshold: float
     flagged: bool
     reason: Reason | None = None
-    inputs: dict[str, float] | None = None  # the model's input vector for this event
+    # the model's input vector for this event, in the order of
+    # ``monitor.detectors.anomaly.NAMES[event type]``
+    vector: tuple[float, ...] | None = None
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):

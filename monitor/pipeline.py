@@ -30,6 +30,7 @@ import msgspec
 
 from monitor.decision import SEVERITY_RANK, AnomalyResult, Decision, Reason, Severity, decide
 from monitor.detectors import AnomalyDetector, VerdictLearner
+from monitor.detectors.anomaly import named
 from monitor.detectors.population import PopulationMonitor
 from monitor.events import Event
 from monitor.features import AccountState, extract
@@ -76,6 +77,7 @@ class PartitionPipeline:
         self.watermark = 0.0  # newest event time seen in this partition
         self.late_events = 0
         self.expired_accounts = 0
+        self._advances = 0  # of the watermark, to expire idle accounts now and then
         self.detector = AnomalyDetector(
             warmup=anomaly_warmup, q=anomaly_quantile, learn_every=anomaly_learn_every, seed=seed
         )
@@ -100,12 +102,16 @@ class PartitionPipeline:
         features = extract(state, event, ts)
         if not future:  # a clock far ahead must not make the account's next events "late"
             # ... nor close the population monitor's open bucket
-            self.ops_alerts.extend(self.population.observe(event, features))
+            ops = self.population.observe(event, features, ts)
+            if ops:
+                self.ops_alerts.extend(ops)
             if ts > state.last_ts:
                 state.last_ts = ts
             if ts > self.watermark:
                 self.watermark = ts
-                self._expire()
+                self._advances += 1
+                if not self._advances & 63:  # every 64 advances: amortised
+                    self._expire()
         if event.type == "login":
             ip_n, net_n = self.population.failed_accounts(event.ip, ts)
             features["ip_failed_accounts_10m"] = ip_n
@@ -146,8 +152,21 @@ class PartitionPipeline:
         # an event a severe rule caught is an attack: the model must not learn it
         self.detector.learn(event.type, assessed, learn=not severe)
         anomaly = assessed
-        if hits or anomaly.score >= self.verdict_watch:  # rare: keeps the hot path cheap
+        if self.verdicts.trained and (hits or anomaly.score >= self.verdict_watch):
             anomaly = self._apply_verdicts(event.type, anomaly, hits, severe)
+        if not hits and not shadow and not anomaly.flagged:  # most events: nothing to say
+            return Decision(
+                event_id=event.event_id,
+                account_id=event.account_id,
+                event_type=event.type,
+                event_ts=ts,
+                severity="none",
+                score=0.0,
+                anomaly_score=anomaly.score,
+                rule_ids=[],
+                reasons=[],
+                rule_pack_version=self.rules.version,
+            )
         return decide(
             event_id=event.event_id,
             account_id=event.account_id,
@@ -157,7 +176,7 @@ class PartitionPipeline:
             anomaly=anomaly,
             actions=actions,
             queue=queue,
-            learn_input=anomaly.inputs,
+            learn_input=_learn_input(event.type, anomaly),
             shadow_hits=shadow,
             rule_pack_version=self.rules.version,
         )
@@ -172,9 +191,9 @@ class PartitionPipeline:
         """Combine what support confirmed before with this event: an event that looks
         like confirmed fraud becomes a medium alert; a model-only outlier that looks like
         alerts confirmed legitimate is not raised."""
-        if anomaly.inputs is None:
+        if anomaly.vector is None or not self.verdicts.ready(event_type):
             return anomaly
-        p = self.verdicts.probability(event_type, anomaly.inputs)
+        p = self.verdicts.probability(event_type, named(event_type, anomaly.vector))
         if p is None:
             return anomaly
         if p >= 0.8 and not severe:
@@ -207,12 +226,17 @@ class PartitionPipeline:
         """Forget accounts idle longer than the TTL: the oldest are first in the dict."""
         cutoff = self.watermark - self.account_ttl_s
         accounts = self.accounts
-        for _ in range(4):  # a few per event: amortised, never a long pause
+        for _ in range(256):  # a few per event on average, never a long pause
             oldest = next(iter(accounts), None)
             if oldest is None or accounts[oldest].last_ts >= cutoff:
                 return
             del accounts[oldest]
             self.expired_accounts += 1
+
+
+def _learn_input(event_type: str, anomaly: AnomalyResult) -> dict[str, float] | None:
+    """The model input an alert keeps, by name, for a later verdict to teach."""
+    return None if anomaly.vector is None else named(event_type, anomaly.vector)
 
 
 def _cooling(state: AccountState, rule_id: str, cooldown: float, ts: float) -> bool:

@@ -1,8 +1,11 @@
-"""Online anomaly scoring with river: one Half-Space Trees model per event type,
-an adaptive quantile threshold, a warm-up, and an explanation in plain words.
+"""Online anomaly scoring: one Half-Space Trees model per event type (river's model,
+compiled for speed in :mod:`monitor.detectors.hst`, scores identical), an adaptive
+quantile threshold (river's ``stats.Quantile``), a warm-up, and an explanation in plain
+words.
 
-The model never learns from an event it flags (river's ``protect_anomaly_detector``),
-so an attacker cannot teach it that draining transfers are normal.
+The model never learns from an event it flags (the rule of river's ``QuantileFilter``
+with ``protect_anomaly_detector``), so an attacker cannot teach it that draining
+transfers are normal.
 
 >>> det = AnomalyDetector(warmup=0, q=0.9, learn_every=1, seed=1)
 >>> feats = {"type": "login", "new_device": False, "new_ip": False, "new_country": False,
@@ -28,66 +31,98 @@ new country
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Mapping
-from typing import Any, cast
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from river import anomaly
+from river import stats
 
 from monitor.decision import AnomalyResult, Reason
+from monitor.detectors.hst import CompiledHST
 
 # Model inputs per event type, each in fixed limits. Fixed limits instead of an adaptive
-# scaler: an attacker cannot stretch the scale, and Half-Space Trees with ``limits`` skip
-# the scaler's per-event cost. One plain function per type builds the vector: ~2x faster
-# than a table of per-feature lambdas (measured in the profile of ``vigil bench``).
+# scaler: an attacker cannot stretch the scale, and Half-Space Trees with limits need no
+# scaler's per-event cost. One plain function per type builds the vector as a tuple in
+# the order of NAMES[type] (a dict per event cost ~1 µs more; the dict is made only for
+# an alert's ``learn_input``).
 _log1p = math.log1p
+_log10 = math.log10
 _B = (0.0, 1.0)
+Vector = tuple[float, ...]
+_COMMON = ("new_device", "new_ip", "new_country", "distance", "speed", "since_change")
 
 
-def _common(f: Mapping[str, Any]) -> dict[Hashable, float]:
-    return {
-        "new_device": 1.0 if f["new_device"] else 0.0,
-        "new_ip": 1.0 if f["new_ip"] else 0.0,
-        "new_country": 1.0 if f["new_country"] else 0.0,
-        "distance": _log1p(f["distance_km"]),
-        "speed": _log1p(f["speed_kmh"]),
-        "since_change": math.log10(1.0 + min(f["minutes_since_security_change"], 1e6)),
-    }
+def _login(f: Mapping[str, Any]) -> Vector:
+    return (
+        1.0 if f["new_device"] else 0.0,
+        1.0 if f["new_ip"] else 0.0,
+        1.0 if f["new_country"] else 0.0,
+        _log1p(f["distance_km"]),
+        _log1p(f["speed_kmh"]),
+        _log10(1.0 + min(f["minutes_since_security_change"], 1e6)),
+        min(f["failed_logins_10m"], 20),
+        0.0 if f["success"] else 1.0,
+        1.0 if f["method_changed"] else 0.0,
+    )
 
 
-def _login(f: Mapping[str, Any]) -> dict[Hashable, float]:
-    x = _common(f)
-    x["failed_logins"] = min(f["failed_logins_10m"], 20)
-    x["failed"] = 0.0 if f["success"] else 1.0
-    x["method_changed"] = 1.0 if f["method_changed"] else 0.0
-    return x
+def _payment(f: Mapping[str, Any]) -> Vector:
+    return (
+        1.0 if f["new_device"] else 0.0,
+        1.0 if f["new_ip"] else 0.0,
+        1.0 if f["new_country"] else 0.0,
+        _log1p(f["distance_km"]),
+        _log1p(f["speed_kmh"]),
+        _log10(1.0 + min(f["minutes_since_security_change"], 1e6)),
+        _log1p(min(f["amount_vs_median"], 2980.0)),
+        _log1p(f["amount"]),
+        1.0 if f["new_payee"] else 0.0,
+        0.0 if f["kind"] == "purchase" else 1.0,
+        min(f["large_outflows_1h"], 10),
+        min(f["failed_payments_10m"], 30),
+    )
 
 
-def _payment(f: Mapping[str, Any]) -> dict[Hashable, float]:
-    x = _common(f)
-    x["vs_median"] = _log1p(min(f["amount_vs_median"], 2980.0))
-    x["amount"] = _log1p(f["amount"])
-    x["new_payee"] = 1.0 if f["new_payee"] else 0.0
-    x["outflow"] = 0.0 if f["kind"] == "purchase" else 1.0
-    x["large_outflows"] = min(f["large_outflows_1h"], 10)
-    x["failed_payments"] = min(f["failed_payments_10m"], 30)
-    return x
+def _topup(f: Mapping[str, Any]) -> Vector:
+    return (
+        1.0 if f["new_device"] else 0.0,
+        1.0 if f["new_ip"] else 0.0,
+        1.0 if f["new_country"] else 0.0,
+        _log1p(f["distance_km"]),
+        _log1p(f["speed_kmh"]),
+        _log10(1.0 + min(f["minutes_since_security_change"], 1e6)),
+        _log1p(f["amount"]),
+        1.0 if f["new_source"] else 0.0,
+        min(f["failed_topups_24h"], 20),
+    )
 
 
-def _topup(f: Mapping[str, Any]) -> dict[Hashable, float]:
-    x = _common(f)
-    x["amount"] = _log1p(f["amount"])
-    x["new_source"] = 1.0 if f["new_source"] else 0.0
-    x["failed_topups"] = min(f["failed_topups_24h"], 20)
-    return x
+def _security(f: Mapping[str, Any]) -> Vector:
+    return (
+        1.0 if f["new_device"] else 0.0,
+        1.0 if f["new_ip"] else 0.0,
+        1.0 if f["new_country"] else 0.0,
+        _log1p(f["distance_km"]),
+        _log1p(f["speed_kmh"]),
+        _log10(1.0 + min(f["minutes_since_security_change"], 1e6)),
+        min(f["reset_requests_1h"], 20),
+    )
 
 
-def _security(f: Mapping[str, Any]) -> dict[Hashable, float]:
-    x = _common(f)
-    x["resets"] = min(f["reset_requests_1h"], 20)
-    return x
-
-
-_COMMON_LIMITS: dict[Hashable, tuple[float, float]] = {
+NAMES: dict[str, tuple[str, ...]] = {
+    "login": (*_COMMON, "failed_logins", "failed", "method_changed"),
+    "payment": (
+        *_COMMON,
+        "vs_median",
+        "amount",
+        "new_payee",
+        "outflow",
+        "large_outflows",
+        "failed_payments",
+    ),
+    "topup": (*_COMMON, "amount", "new_source", "failed_topups"),
+    "security": (*_COMMON, "resets"),
+}
+_COMMON_LIMITS: dict[str, tuple[float, float]] = {
     "new_device": _B,
     "new_ip": _B,
     "new_country": _B,
@@ -95,13 +130,13 @@ _COMMON_LIMITS: dict[Hashable, tuple[float, float]] = {
     "speed": (0.0, 12.0),
     "since_change": (0.0, 6.0),
 }
-VECTORS: dict[str, Callable[[Mapping[str, Any]], dict[Hashable, float]]] = {
+VECTORS: dict[str, Callable[[Mapping[str, Any]], Vector]] = {
     "login": _login,
     "payment": _payment,
     "topup": _topup,
     "security": _security,
 }
-LIMITS: dict[str, dict[Hashable, tuple[float, float]]] = {
+LIMITS: dict[str, dict[str, tuple[float, float]]] = {
     "login": {**_COMMON_LIMITS, "failed_logins": (0.0, 20.0), "failed": _B, "method_changed": _B},
     "payment": {
         **_COMMON_LIMITS,
@@ -122,25 +157,36 @@ LIMITS: dict[str, dict[Hashable, tuple[float, float]]] = {
 }
 
 
-def vector(features: Mapping[str, Any]) -> dict[Hashable, float]:
-    """The numeric model input for one event's features (also what verdicts learn from)."""
-    return VECTORS[features["type"]](features)
+def vector(features: Mapping[str, Any]) -> dict[str, float]:
+    """The numeric model input for one event's features, by name (what an alert keeps
+    for verdicts to learn from)."""
+    event_type = features["type"]
+    return named(event_type, VECTORS[event_type](features))
+
+
+def named(event_type: str, x: Vector) -> dict[str, float]:
+    """``x`` (in ``NAMES[event_type]`` order) as a dict by input name."""
+    return dict(zip(NAMES[event_type], x, strict=True))
 
 
 class _TypeModel:
+    """Half-Space Trees and the quantile of their scores (river's ``QuantileFilter``,
+    whose rule :meth:`AnomalyDetector.learn` applies) for one event type."""
+
     HEIGHT = 6  # with 12 or fewer inputs, 6 levels split each about 4 times
-    """Half-Space Trees behind river's ``QuantileFilter`` for one event type."""
+    WINDOW = 250
 
     def __init__(self, event_type: str, q: float, n_trees: int, seed: int | None) -> None:
-        self.event_type = event_type  # the vector function is looked up: picklable
-        limits = LIMITS[event_type]
-        self.filter = anomaly.QuantileFilter(
-            anomaly.HalfSpaceTrees(
-                n_trees=n_trees, height=self.HEIGHT, window_size=250, limits=limits, seed=seed
-            ),
-            q=q,
-            protect_anomaly_detector=True,
+        self.event_type = event_type
+        self.trees = CompiledHST(
+            NAMES[event_type],
+            LIMITS[event_type],
+            n_trees=n_trees,
+            height=self.HEIGHT,
+            window_size=self.WINDOW,
+            seed=seed,
         )
+        self.quantile = stats.Quantile(q)
         self.learned = 0
         self.seen = 0
 
@@ -153,9 +199,9 @@ class AnomalyDetector:
     score that may ever flag, ``warmup`` the events a model learns before it may flag.
     After the warm-up it learns one in ``learn_every`` unflagged events: the model
     describes the population, and a uniform sample describes it as well at a fraction
-    of the cost (learning is ~half of the model's time). ``n_trees``: each tree costs
-    ~0.75 µs to score; 6 trees (river's default is 10) measured 4.7 µs vs 7.6 µs per
-    event here with the same detection targets met (``vigil evaluate``)."""
+    of the cost. ``n_trees``: 6 trees (river's default is 10) met the same detection
+    targets (``vigil evaluate``); with the compiled trees (:mod:`monitor.detectors.hst`)
+    scoring all six costs ~0.6 µs per event."""
 
     def __init__(
         self,
@@ -191,41 +237,35 @@ class AnomalyDetector:
                 event_type, self.q, self.n_trees, self.seed
             )
         x = VECTORS[event_type](features)
-        qf = model.filter
-        score = qf.score_one(x)
+        score = model.trees.score(x)
         # river's QuantileFilter reads a quantile of 0.0 as "no threshold yet"; we use
         # the quantile as is, with a floor so a flat score history does not flag all.
-        quantile = qf.quantile.get()
+        quantile = model.quantile.get()
         threshold = math.inf if quantile is None else max(quantile, self.floor)
         flagged = model.learned >= self.warmup and score >= threshold
-        reason = explain(features) if flagged else None
         return AnomalyResult(
             score=score,
             threshold=threshold,
             flagged=flagged,
-            reason=reason,
-            inputs=x,  # type: ignore[arg-type]  # Hashable keys are str here
+            reason=explain(features) if flagged else None,
+            vector=x,
         )
 
     def learn(self, event_type: str, result: AnomalyResult, *, learn: bool = True) -> None:
         """Fold an assessed event into its model: learn it unless it was flagged or
         ``learn`` is false, and update the score quantile."""
         model = self._models[event_type]
-        qf = model.filter
         model.seen += 1
-        warming = model.learned < self.warmup
-        # QuantileFilter.learn_one would score the event a second time; we already
-        # have the score, so apply its rule directly: learn only what is not flagged.
-        x = result.inputs
+        x = result.vector
         if (
             learn
             and x is not None
             and not result.flagged
-            and (warming or model.seen % self.learn_every == 0)
+            and (model.learned < self.warmup or model.seen % self.learn_every == 0)
         ):
-            qf.anomaly_detector.learn_one(cast("dict[Hashable, Any]", x))
+            model.trees.learn(x)
             model.learned += 1
-        qf.quantile.update(result.score)
+        model.quantile.update(result.score)
 
 
 def explain(f: Mapping[str, Any]) -> Reason:

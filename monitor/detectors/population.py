@@ -186,10 +186,14 @@ class PopulationMonitor:
         self._fired: dict[str, float] = {}  # scope -> end of the bucket it last alerted
 
     # -- per event ------------------------------------------------------------------------
-    def observe(self, event: Event, features: Mapping[str, Any]) -> list[Decision]:
+    def observe(
+        self, event: Event, features: Mapping[str, Any], ts: float | None = None
+    ) -> list[Decision]:
         """Count ``event`` into its bucket; return the alerts of any bucket it closed.
-        ``features`` is accepted for a uniform detector call and not read."""
-        ts = event.epoch
+        ``features`` is accepted for a uniform detector call and not read; ``ts`` is the
+        event time if the caller has it already (``event.epoch``)."""
+        if ts is None:
+            ts = event.epoch
         index = math.floor(ts / self.bucket_s)
         bucket = self._bucket
         alerts: list[Decision] = []

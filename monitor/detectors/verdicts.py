@@ -41,12 +41,14 @@ class VerdictLearner:
     def __init__(self, min_verdicts: int = 20) -> None:
         self.min_verdicts = min_verdicts
         self._models: dict[str, _TypeLearner] = {}
+        self.trained = False  # any verdict learned yet (a cheap check per event)
 
     def learn(self, event_type: str, inputs: Mapping[str, float], fraud: bool) -> None:
         learner = self._models.get(event_type)
         if learner is None:
             learner = self._models[event_type] = _TypeLearner()
         learner.model.learn_one(dict(inputs), fraud)
+        self.trained = True
         if fraud:
             learner.fraud += 1
         else:

@@ -8,13 +8,19 @@
 
 from __future__ import annotations
 
-from math import asin, cos, radians, sin, sqrt
+from math import asin, cos, pi, sin, sqrt
 
 EARTH_RADIUS_KM = 6371.0088
 
 
+_RAD = pi / 180.0
+
+
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = radians(lat1), radians(lat2)
-    dp, dl = p2 - p1, radians(lon2 - lon1)
-    a = sin(dp / 2) ** 2 + cos(p1) * cos(p2) * sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * asin(min(1.0, sqrt(a)))
+    # degrees -> radians by one multiplication and squares as products: the same
+    # formula with half the calls (it runs for almost every event)
+    p1, p2 = lat1 * _RAD, lat2 * _RAD
+    h = sin((p2 - p1) * 0.5)
+    g = sin((lon2 - lon1) * _RAD * 0.5)
+    a = h * h + cos(p1) * cos(p2) * g * g
+    return 2.0 * EARTH_RADIUS_KM * asin(sqrt(a) if a < 1.0 else 1.0)

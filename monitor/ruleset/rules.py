@@ -123,6 +123,8 @@ class RulePack:
             flags = eval(together, EVAL_GLOBALS, features)  # checked trees, no builtins
         except ArithmeticError:
             return self._one_by_one(rules, features)
+        if not any(flags):  # most events: no rule fires
+            return []
         return [
             RuleHit(r, r.explain(features)) for r, fired in zip(rules, flags, strict=True) if fired
         ]

@@ -11,6 +11,7 @@ import pytest
 
 from monitor.decision import AnomalyResult, Reason
 from monitor.detectors import VerdictLearner
+from monitor.detectors.anomaly import NAMES
 from monitor.pipeline import PartitionPipeline
 from monitor.ruleset import load_rules
 
@@ -71,7 +72,7 @@ def flagged(inputs: dict[str, float]) -> AnomalyResult:
         threshold=0.6,
         flagged=True,
         reason=Reason(code="anomaly", text="x"),
-        inputs=inputs,
+        vector=tuple(inputs.get(name, 0.0) for name in NAMES["payment"]),
     )
 
 
