@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="core: runs, median reported")
     parser.add_argument(
         "--rates",
-        default="1000,3000",
+        default="1000,3000,10000",
         help="latency: offered loads in events/s (default 1000,3000)",
     )
     parser.add_argument("--seconds", type=float, default=15.0, help="latency: per load")

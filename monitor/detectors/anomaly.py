@@ -220,6 +220,13 @@ class AnomalyDetector:
         self.seed = seed
         self._models: dict[str, _TypeModel] = {}
 
+    def warm(self) -> None:
+        """Build every event type's model now rather than on its first event (a
+        partition's first batch would otherwise pay for growing and compiling trees)."""
+        for event_type in VECTORS:
+            if event_type not in self._models:
+                self._models[event_type] = _TypeModel(event_type, self.q, self.n_trees, self.seed)
+
     def score(self, features: Mapping[str, Any], *, learn: bool = True) -> AnomalyResult:
         """Score one event; learn from it unless it is flagged or ``learn`` is false
         (the caller already knows it is an attack, e.g. a severe rule fired)."""

@@ -34,6 +34,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -134,10 +135,10 @@ class CompiledHST:
 
     # -- generated code -------------------------------------------------------------
     def _compile(self) -> None:
-        score_src = _source("score", self.splits, self.height, self.nodes)
-        learn_src = _source("learn", self.splits, self.height, self.nodes)
-        self._score: Callable[[Vector, list[int]], int] = _define(score_src, "score")
-        self._learn: Callable[[Vector, list[int]], None] = _define(learn_src, "learn")
+        splits = tuple(tuple(tree) for tree in self.splits)
+        self._score: Callable[[Vector, list[int]], int]
+        self._learn: Callable[[Vector, list[int]], None]
+        self._score, self._learn = _functions(splits, self.height)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -194,6 +195,20 @@ def _source(kind: str, splits: list[list[tuple[int, float]]], height: int, nodes
     if kind == "score":
         lines.append("    return s")
     return "\n".join(lines) + "\n"
+
+
+@functools.lru_cache(maxsize=64)
+def _functions(splits: tuple[tuple[tuple[int, float], ...], ...], height: int) -> tuple[Any, Any]:
+    """The score and learn functions for these splits (~10 ms to generate and compile
+    six trees of height 6). Cached: every partition's model of one event type grows
+    the same trees from the same seed, so a process compiles each once (a cache of
+    pure functions, not state)."""
+    trees = [list(tree) for tree in splits]
+    nodes = 2 ** (height + 1) - 1
+    return (
+        _define(_source("score", trees, height, nodes), "score"),
+        _define(_source("learn", trees, height, nodes), "learn"),
+    )
 
 
 def _define(source: str, name: str) -> Any:

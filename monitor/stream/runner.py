@@ -52,6 +52,8 @@ class _Rebalance(ConsumerRebalanceListener):
         for tp in assigned:
             if tp.topic == events:
                 self.runner.status.assigned.add(tp.partition)
+                # models built before the first event: no cold first batch
+                self.runner.pipeline_for(tp.partition).detector.warm()
         self.runner.metrics.partitions_assigned.set(len(self.runner.status.assigned))
         self.runner.metrics.rebalances.labels(kind="assigned").inc()
         log.info("assigned partitions %s", sorted(tp.partition for tp in assigned))
