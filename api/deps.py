@@ -1,19 +1,27 @@
 """Dependencies as ``Annotated`` aliases; everything comes from ``app.state`` set by
-:func:`api.app.create_app`, nothing is built at import time."""
+:func:`api.app.create_app`, nothing is built at import time. Who may call what:
+:mod:`api.security` (``ViewerDep``, ``AnalystDep``, ``AdminDep``, re-exported here)."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Protocol
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry
 
 from api.readiness import Readiness
+from api.security import (
+    AdminDep,
+    AnalystDep,
+    AuditDep,
+    DocsDep,
+    PrincipalDep,
+    ProbeDep,
+    ViewerDep,
+)
 from monitor.config import Settings
 from monitor.ruleset import RulePack
-from monitor.store import AlertStore
+from monitor.store import AlertStore, Casework
 
 
 def get_settings(request: Request) -> Settings:
@@ -24,6 +32,12 @@ def get_settings(request: Request) -> Settings:
 def get_store(request: Request) -> AlertStore:
     store: AlertStore = request.app.state.store
     return store
+
+
+def get_casework(request: Request) -> Casework:
+    """The support workflow over the app's store (built once by ``create_app``)."""
+    casework: Casework = request.app.state.casework
+    return casework
 
 
 def get_registry(request: Request) -> CollectorRegistry:
@@ -58,22 +72,6 @@ def get_rules(request: Request) -> RuleControl:
     return rules
 
 
-_bearer = HTTPBearer(auto_error=False)
-
-
-def require_admin(
-    settings: Annotated[Settings, Depends(get_settings)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """Admin endpoints need ``Authorization: Bearer <VIGIL_ADMIN_TOKEN>`` (full roles and
-    users come with the support console)."""
-    if settings.admin_token is None:
-        raise HTTPException(503, "admin endpoints are disabled: set VIGIL_ADMIN_TOKEN")
-    expected = settings.admin_token.get_secret_value()
-    if credentials is None or not secrets.compare_digest(credentials.credentials, expected):
-        raise HTTPException(401, "admin token required", headers={"WWW-Authenticate": "Bearer"})
-
-
 def get_readiness(request: Request) -> Readiness:
     readiness: Readiness = request.app.state.readiness
     return readiness
@@ -81,7 +79,24 @@ def get_readiness(request: Request) -> Readiness:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[AlertStore, Depends(get_store)]
+CaseworkDep = Annotated[Casework, Depends(get_casework)]
 RegistryDep = Annotated[CollectorRegistry, Depends(get_registry)]
 ReadinessDep = Annotated[Readiness, Depends(get_readiness)]
 RulesDep = Annotated[RuleControl, Depends(get_rules)]
-AdminDep = Annotated[None, Depends(require_admin)]
+
+__all__ = [
+    "AdminDep",
+    "AnalystDep",
+    "AuditDep",
+    "CaseworkDep",
+    "DocsDep",
+    "PrincipalDep",
+    "ProbeDep",
+    "ReadinessDep",
+    "RegistryDep",
+    "RuleControl",
+    "RulesDep",
+    "SettingsDep",
+    "StoreDep",
+    "ViewerDep",
+]

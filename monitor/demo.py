@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 from monitor.config import Settings
 from monitor.service import serve
 from monitor.simulate import SimConfig, produce
+from monitor.store import AlertStore, AuditContext
 from monitor.stream.embedded import EmbeddedBroker
 from monitor.stream.topics import ensure_topics
 
@@ -44,8 +45,13 @@ async def run_demo(
         leftover.unlink(missing_ok=True)  # the broker starts empty, so does the demo's store
     with EmbeddedBroker(log_path=data_dir / "broker.log") as broker:
         settings = settings.model_copy(
-            update={"kafka_bootstrap": broker.bootstrap, "database_url": f"sqlite:///{db}"}
+            update={
+                "kafka_bootstrap": broker.bootstrap,
+                "database_url": f"sqlite:///{db}",
+                "public_docs": True,  # /docs in a browser; its Authorize button takes the token
+            }
         )
+        token = demo_admin_token(settings.sqlalchemy_url)
         await ensure_topics(
             broker.bootstrap,
             {
@@ -55,13 +61,17 @@ async def run_demo(
             },
         )
         api = f"http://{settings.api_host}:{settings.api_port}"
+        auth = f'-H "Authorization: Bearer {token}"'
         print(
             f"""
 Vigil demo running — embedded Kafka-compatible broker (Tansu) at {broker.bootstrap}
-  alerts     {api}/v1/alerts?min_severity=medium
-  API docs   {api}/docs
-  readiness  {api}/readyz
-  metrics    {api}/metrics
+  token      {token}  (admin "demo"; every route but /healthz needs one)
+  console    {api}/console  (support console: paste the token to log in)
+  alerts     curl {auth} "{api}/v1/alerts?min_severity=medium"
+  API docs   {api}/docs  (Authorize: paste the token)
+  readiness  curl {auth} {api}/readyz
+  metrics    curl {auth} {api}/metrics
+  more users VIGIL_DATABASE_URL=sqlite:///{db} vigil users create NAME --role viewer
 Simulating {accounts} accounts over {days:g} days of event time at {speed:g}x; Ctrl-C stops.
 """,
             file=sys.stderr,
@@ -91,6 +101,17 @@ Simulating {accounts} accounts over {days:g} days of event time at {speed:g}x; C
             flush=True,
         )
         await monitor
+
+
+def demo_admin_token(url: str) -> str:
+    """The demo's admin user ``demo`` in a fresh database; returns their token."""
+    store = AlertStore(url)
+    try:
+        store.create_schema()
+        _, token = store.create_user("demo", "admin", by=AuditContext("vigil-demo", "cli"))
+    finally:
+        store.close()
+    return token
 
 
 async def _poison(bootstrap: str, topic: str) -> None:

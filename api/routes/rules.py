@@ -1,4 +1,4 @@
-"""The rule pack in force: list it with hit counts, reload it (admin)."""
+"""The rule pack in force: list it with hit counts (viewers), reload it (admins, audited)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.deps import AdminDep, RulesDep, StoreDep
+from api.deps import AdminDep, AuditDep, RulesDep, StoreDep, ViewerDep
+from api.masking import MaskedRoute
 from api.schemas import RulePublic, RulesPublic
 
-router = APIRouter(prefix="/v1/rules", tags=["rules"])
+router = APIRouter(prefix="/v1/rules", tags=["rules"], route_class=MaskedRoute)
 
 
 def _public(rules: RulesDep, store: StoreDep) -> RulesPublic:
@@ -44,7 +45,7 @@ def _public(rules: RulesDep, store: StoreDep) -> RulesPublic:
 
 
 @router.get("", summary="The rule pack in force, with hits per rule", response_model=RulesPublic)
-def list_rules(rules: RulesDep, store: StoreDep) -> RulesPublic:
+def list_rules(_: ViewerDep, rules: RulesDep, store: StoreDep) -> RulesPublic:
     return _public(rules, store)
 
 
@@ -55,8 +56,23 @@ def list_rules(rules: RulesDep, store: StoreDep) -> RulesPublic:
     response_model=RulesPublic,
     responses={422: {"description": "refused: the problems, as file:line"}},
 )
-def reload_rules(_: AdminDep, rules: RulesDep, store: StoreDep) -> RulesPublic | JSONResponse:
+def reload_rules(
+    _: AdminDep, who: AuditDep, rules: RulesDep, store: StoreDep
+) -> RulesPublic | JSONResponse:
+    before = rules.pack.version
     outcome = rules.reload()
+    after: dict[str, object] = {"version": outcome.version, "ok": outcome.ok}
+    if not outcome.ok:
+        after["problems"] = outcome.problems
+    store.audit(
+        who.actor,
+        who.role,
+        "rules_reload",
+        "rule_pack",
+        before={"version": before},
+        after=after,
+        request_id=who.request_id,
+    )
     if not outcome.ok:
         return JSONResponse(
             status_code=422,

@@ -50,6 +50,7 @@ __all__ = [
     "decode_action",
     "encode_action",
     "expire",
+    "manual_password_reset",
     "manual_restore",
     "merge",
     "reason_text",
@@ -336,3 +337,47 @@ def manual_restore(
     )
     remaining = {f: r for f, r in state.restrictions.items() if f not in names}
     return action, msgspec.structs.replace(state, restrictions=remaining)
+
+
+def manual_password_reset(
+    state: AccountState,
+    account_id: str,
+    reason: str,
+    actor: str,
+    now: float,
+    *,
+    request_id: str | None = None,
+    alert_id: str | None = None,
+) -> tuple[Action, AccountState]:
+    """A support agent forces a password reset: the ``force_password_reset`` command and
+    the state with the reset marked as recent (so the playbooks do not reset again within
+    their ``repeat_after``: the customer who just chose a new password is not thrown out
+    by the next alert). ``request_id`` makes a retried request give the same action id;
+    ``alert_id`` names the alert behind it, if any.
+
+    Raises ``ValueError`` for an empty reason or actor.
+
+    >>> action, state = manual_password_reset(AccountState(), "a1", "SIM swap reported",
+    ...                                       "agent-7", 100.0, request_id="req-1")
+    >>> action.type, state.recent
+    ('force_password_reset', {'force_password_reset': 100.0})
+    >>> action.reason
+    'password reset by support (agent-7): SIM swap reported'
+    >>> action.action_id == manual_password_reset(AccountState(), "a1", "x", "agent-7",
+    ...                                           200.0, request_id="req-1")[0].action_id
+    True
+    """
+    if not reason.strip() or not actor.strip():
+        raise ValueError("a password reset needs a reason and the agent who made it")
+    key = request_id or f"{actor}:{now!r}"
+    action = Action(
+        action_id=_digest(f"manual-reset:{account_id}:{key}"),
+        type="force_password_reset",
+        account_id=account_id,
+        alert_id=alert_id,
+        reason=reason_text(f"password reset by support ({actor}): {reason.strip()}"),
+        issued_at=to_datetime(now),
+        triggering_event_id=None,
+    )
+    recent = {**state.recent, "force_password_reset": now}
+    return action, msgspec.structs.replace(state, recent=recent)

@@ -23,6 +23,7 @@ from monitor.responders.actions import (
     Action,
     encode_action,
     expire,
+    manual_password_reset,
     manual_restore,
 )
 from monitor.responders.cases import Case
@@ -75,4 +76,18 @@ class PlaybookResponder:
             actor,
             now,
             request_id=request_id,
+        )
+
+    def password_reset(
+        self,
+        state: AccountState,
+        account_id: str,
+        reason: str,
+        actor: str,
+        now: float,
+        request_id: str | None,
+        alert_id: str | None,
+    ) -> tuple[Action, AccountState]:
+        return manual_password_reset(
+            state, account_id, reason, actor, now, request_id=request_id, alert_id=alert_id
         )

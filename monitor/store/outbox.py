@@ -18,12 +18,16 @@ from monitor.store.schema import audit_log, cases, outbox, webhook_dead_letters
 
 
 class PendingAction(NamedTuple):
+    """An outbox row to publish. ``topic`` is the logical stream (``schema.OUTBOX_TOPICS``:
+    ``actions`` or ``verdicts``) the dispatcher maps to a configured Kafka topic."""
+
     seq: int
     action_id: str
     account_id: str
     type: str
     body: bytes
     event_time: datetime | None
+    topic: str = "actions"
 
 
 class ResponseQueries:
@@ -33,7 +37,7 @@ class ResponseQueries:
     _insert: Callable[..., Any]
 
     def pending_actions(self, limit: int = 500) -> list[PendingAction]:
-        """Commands not yet published, oldest first."""
+        """Outbox rows (commands and verdicts) not yet published, oldest first."""
         query = (
             sa.select(
                 outbox.c.seq,
@@ -42,6 +46,7 @@ class ResponseQueries:
                 outbox.c.type,
                 outbox.c.body,
                 outbox.c.event_time,
+                outbox.c.topic,
             )
             .where(outbox.c.published_at.is_(None))
             .order_by(outbox.c.seq)
@@ -102,7 +107,8 @@ class ResponseQueries:
             return [dict(row._mapping) for row in conn.execute(query)]
 
     def pending_webhooks(self, limit: int = 100) -> list[PendingAction]:
-        """Published commands whose webhook delivery has not been tried yet."""
+        """Published commands whose webhook delivery has not been tried yet (commands
+        only: verdicts are not the wallet backend's business)."""
         query = (
             sa.select(
                 outbox.c.seq,
@@ -112,7 +118,11 @@ class ResponseQueries:
                 outbox.c.body,
                 outbox.c.event_time,
             )
-            .where(outbox.c.published_at.is_not(None), outbox.c.webhook_state.is_(None))
+            .where(
+                outbox.c.published_at.is_not(None),
+                outbox.c.webhook_state.is_(None),
+                outbox.c.topic == "actions",
+            )
             .order_by(outbox.c.seq)
             .limit(limit)
         )

@@ -1,5 +1,6 @@
 """Fixtures for the API tests: the real store on SQLite (tmp_path) and on PostgreSQL
-(a throwaway schema per test), seeded with decisions, and a client around create_app."""
+(a throwaway schema per test), seeded with decisions, a user per role with their token,
+and a client around create_app that calls as the viewer."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from monitor.config import Settings
 from monitor.decision import Decision, Reason, Severity, decide
+from monitor.responders.responder import PlaybookResponder
 from monitor.store import AlertStore
+from tests.api import casefiles
+from tests.api.auth import ADMIN_TOKEN, bearer, create_users
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC).timestamp()
 
@@ -80,19 +84,60 @@ def seeded_store(store: AlertStore) -> AlertStore:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(database_url="sqlite:///unused.db")
+    return Settings(database_url="sqlite:///unused.db", admin_token=ADMIN_TOKEN)
 
 
 @pytest.fixture
-def client(settings: Settings, seeded_store: AlertStore) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, seeded_store)) as c:
+def tokens(seeded_store: AlertStore) -> dict[str, str]:
+    """Tokens by role, of users in the store behind ``client``."""
+    return create_users(seeded_store)
+
+
+@pytest.fixture
+def client(
+    settings: Settings, seeded_store: AlertStore, tokens: dict[str, str]
+) -> Iterator[TestClient]:
+    """The seeded store's API, called as the viewer (pass other headers to be someone else)."""
+    app = create_app(settings, seeded_store)
+    with TestClient(app, headers=bearer(tokens["viewer"])) as c:
         yield c
 
 
 @pytest.fixture
 def sqlite_client(settings: Settings, sqlite_store: AlertStore) -> Iterator[TestClient]:
-    """SQLite only: for request validation, which never reaches the database."""
+    """SQLite only, as the viewer: for request validation, which never reaches the database."""
     decisions = seed_decisions()
     sqlite_store.save_decisions(decisions)
-    with TestClient(create_app(settings, sqlite_store)) as c:
+    viewer = create_users(sqlite_store)["viewer"]
+    with TestClient(create_app(settings, sqlite_store), headers=bearer(viewer)) as c:
+        yield c
+
+
+# --- support cases (tests/api/casefiles.py) -----------------------------------------------
+
+
+@pytest.fixture
+def planner() -> PlaybookResponder:
+    """The real playbooks' responder (cases, restrictions, restores)."""
+    return casefiles.responder()
+
+
+@pytest.fixture
+def case_ids(store: AlertStore, planner: PlaybookResponder) -> dict[str, str]:
+    """The three seeded cases (casefiles.py), by account, on each backend."""
+    return casefiles.seed_cases(store, planner)
+
+
+@pytest.fixture
+def desk_tokens(store: AlertStore, case_ids: dict[str, str]) -> dict[str, str]:
+    """Tokens of the viewer, the all-queue analyst, the admin and ``pat`` (payments only)."""
+    return {**create_users(store), "pat": casefiles.create_payments_analyst(store)}
+
+
+@pytest.fixture
+def desk(
+    settings: Settings, store: AlertStore, planner: PlaybookResponder, desk_tokens: dict[str, str]
+) -> Iterator[TestClient]:
+    """The API over the seeded cases, with playbooks; no default caller."""
+    with TestClient(create_app(settings, store, responder=planner)) as c:
         yield c

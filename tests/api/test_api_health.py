@@ -15,6 +15,7 @@ from api.app import create_app
 from api.readiness import Check, Readiness
 from monitor.config import Settings
 from monitor.store import AlertStore
+from tests.api.auth import ADMIN_TOKEN, bearer
 
 
 async def passing() -> str | None:
@@ -35,7 +36,9 @@ async def hanging() -> str | None:
 
 
 def get(settings: Settings, store: AlertStore, path: str, **kwargs: object) -> tuple[int, dict]:
-    with TestClient(create_app(settings, store, **kwargs)) as client:  # type: ignore[arg-type]
+    """``path`` as the break-glass admin (known without a database)."""
+    app = create_app(settings, store, **kwargs)  # type: ignore[arg-type]
+    with TestClient(app, headers=bearer(ADMIN_TOKEN)) as client:
         r = client.get(path)
     return r.status_code, r.json()
 
@@ -158,3 +161,16 @@ async def test_readiness_reports_empty_problem_and_exception_type() -> None:
     ok, results = await Readiness({"empty": empty, "bare": bare}, timeout_s=1).run()
     assert not ok
     assert results == {"empty": "check empty failed", "bare": "ConnectionError"}
+
+
+def test_readyz_needs_a_token_unless_probes_are_public(
+    settings: Settings, sqlite_store: AlertStore
+) -> None:
+    with TestClient(create_app(settings, sqlite_store)) as client:
+        assert client.get("/healthz").status_code == 200
+        r = client.get("/readyz")
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    public = settings.model_copy(update={"public_probes": True})
+    with TestClient(create_app(public, sqlite_store)) as client:
+        assert client.get("/readyz").json() == {"status": "ready", "checks": {"database": "ok"}}
+        assert client.get("/v1/alerts").status_code == 401  # only the probe is public

@@ -16,6 +16,8 @@ from monitor.stream.topics import ensure_topics
 pytestmark = pytest.mark.e2e
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
+# VIGIL_ADMIN_TOKEN of every e2e service: the harness's HTTP client calls with it.
+E2E_ADMIN_TOKEN = "e2e-break-glass-Vn4Qx8Lp2Wz6Rt9Ks3Hd"
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +41,7 @@ def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
         database_url=f"sqlite:///{tmp_path / 'vigil.db'}",
         rules_dir=RULES_DIR,
         api_port=free_port(),
+        admin_token=E2E_ADMIN_TOKEN,
         poll_timeout_ms=100,
         topic_partitions=3,
     )

@@ -61,7 +61,10 @@ async def running(settings: Settings, store: AlertStore | None = None) -> AsyncI
     stop = asyncio.Event()
     task = asyncio.create_task(serve(settings, stop, store=store))
     base = f"http://{settings.api_host}:{settings.api_port}"
-    async with httpx.AsyncClient(base_url=base, timeout=5.0) as http:
+    # the API needs a token: the tests call as the break-glass admin of their settings
+    token = settings.admin_token.get_secret_value() if settings.admin_token else None
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(base_url=base, timeout=5.0, headers=headers) as http:
         service = Service(settings, http, stop, task)
         try:
             yield service

@@ -1,5 +1,6 @@
 """``vigil run`` as an operator starts it: a subprocess configured only by VIGIL_*
-variables, stopped by SIGTERM within seconds with exit code 0."""
+variables, read with a token from ``vigil users create``, stopped by SIGTERM within
+seconds with exit code 0."""
 
 from __future__ import annotations
 
@@ -39,6 +40,15 @@ async def test_vigil_run_serves_alerts_and_stops_on_sigterm(topics: Settings) ->
             for m in range(6)
         ],
     )
+    created = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "users", "create", "ops-bot", "--role", "viewer"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    token = created.stdout.strip()  # the token alone on stdout, shown once
+    assert token.startswith("vgl_") and "viewer 'ops-bot'" in created.stderr
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitor.cli", "run"],
         env=env,
@@ -48,7 +58,8 @@ async def test_vigil_run_serves_alerts_and_stops_on_sigterm(topics: Settings) ->
     try:
         url = f"http://127.0.0.1:{s.api_port}/v1/alerts?account_id=acct-cli"
         body: dict = {}
-        async with httpx.AsyncClient(timeout=2) as http:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(timeout=2, headers=headers) as http:
             for _ in range(150):
                 assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
                 try:

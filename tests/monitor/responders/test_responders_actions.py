@@ -21,6 +21,7 @@ from monitor.responders.actions import (
     action_id_for,
     decode_action,
     encode_action,
+    manual_password_reset,
     manual_restore,
     restore_id_for,
     to_datetime,
@@ -228,3 +229,16 @@ def test_the_examples_in_docs_decode() -> None:
         assert isinstance(a, Action) and set(json.loads(encode_action(a))) == set(
             json.loads(next(b for b in blocks if a.action_id in b))
         )
+
+
+def test_manual_password_reset_marks_the_reset_recent() -> None:
+    state = AccountState(recent={"require_step_up": NOW - 60})
+    action, after = manual_password_reset(state, "acct-1", " SIM swap ", "agent-7", NOW)
+    assert (action.type, action.alert_id, action.features) == ("force_password_reset", None, ())
+    assert action.reason == "password reset by support (agent-7): SIM swap"
+    assert after.recent == {"require_step_up": NOW - 60, "force_password_reset": NOW}
+    assert decode_action(encode_action(action)) == action
+    again, _ = manual_password_reset(state, "acct-1", "x", "agent-7", NOW + 1)
+    assert again.action_id != action.action_id  # no request id: a new command each time
+    with pytest.raises(ValueError, match="reason"):
+        manual_password_reset(state, "acct-1", " ", "agent-7", NOW)
