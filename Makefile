@@ -31,6 +31,7 @@ lint: $(VENV)/.installed-test
 
 test: $(VENV)/.installed-test
 	scripts/ensure-postgres.sh
+	scripts/install-test-tools.sh
 	$(MAKE) lint
 	$(BIN)/pytest -q
 

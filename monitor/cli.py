@@ -1,4 +1,4 @@
-"""The ``vigil`` command: run | demo | simulate | rules check."""
+"""The ``vigil`` command: run | demo | simulate | evaluate | replay | bench | rules | users | db."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    from monitor.gctune import tune_gc
+
+    tune_gc(settings.gc_threshold)
     result: int = args.handler(args, settings)
     return result
 
@@ -99,6 +102,22 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("dir", nargs="?", type=Path, default=None)
     test.add_argument("-q", "--quiet", action="store_true", help="only failures and the summary")
     test.set_defaults(handler=_rules_test)
+
+    from monitor.users_cli import add_arguments as add_users_arguments
+
+    users = sub.add_parser(
+        "users", help="people who may use the API: create (prints a token once), list, revoke"
+    )
+    add_users_arguments(users)
+    users.set_defaults(handler=_users)
+
+    from monitor.db_cli import add_arguments as add_db_arguments
+
+    db = sub.add_parser(
+        "db", help="database schema migrations: upgrade [--revision R], current, history"
+    )
+    add_db_arguments(db)
+    db.set_defaults(handler=_db)
     return p
 
 
@@ -152,6 +171,18 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from monitor.bench.cli import run_from_args
+
+    return run_from_args(args, settings)
+
+
+def _users(args: argparse.Namespace, settings: Settings) -> int:
+    from monitor.users_cli import run_from_args
+
+    return run_from_args(args, settings)
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from monitor.db_cli import run_from_args
 
     return run_from_args(args, settings)
 

@@ -35,3 +35,12 @@ def tune_gc(gen0_threshold: int, *, freeze: bool = True) -> None:
     gc.set_threshold(gen0_threshold, 50, 100)
     if freeze:
         gc.freeze()  # modules, the rule pack, settings: alive for the whole process
+
+
+def settle() -> None:
+    """Exempt everything alive now from future collections (``gc.freeze``): called
+    after partitions are restored and after each checkpoint, so the collector's full
+    passes never walk a million account states (each would pause the stream for about
+    a second). Account states are freed by reference counting when they expire; they
+    hold no cycles, so nothing is kept alive by freezing them."""
+    gc.freeze()

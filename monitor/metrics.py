@@ -46,7 +46,8 @@ class Metrics:
         )
         self.processing_seconds = Histogram(
             "vigil_event_processing_seconds",
-            "Pipeline time per event (features, models, rules, decision)",
+            "Pipeline time per event (features, models, rules, decision); sampled: "
+            "1 event in 16 is timed",
             buckets=_FAST,
             registry=r,
         )
@@ -129,6 +130,26 @@ class Metrics:
         self.commits = Counter("vigil_commits", "Offset commits", ["outcome"], registry=r)
         self.rebalances = Counter(
             "vigil_rebalances", "Partition assignments and revocations", ["kind"], registry=r
+        )
+        self.checkpoints = Counter(
+            "vigil_checkpoints",
+            "Partition checkpoints saved, restored, refused (bad signature, unreadable, "
+            "ahead of the committed offset) or failed (store)",
+            ["outcome"],
+            registry=r,
+        )
+        self.checkpoint_seconds = Histogram(
+            "vigil_checkpoint_seconds",
+            "Time to snapshot, seal and store (or load and restore) one partition",
+            ["op"],
+            buckets=_SLOW,
+            registry=r,
+        )
+        self.checkpoint_bytes = Gauge(
+            "vigil_checkpoint_bytes",
+            "Size of the last checkpoint, by partition",
+            ["partition"],
+            registry=r,
         )
 
     def exposition(self) -> bytes:

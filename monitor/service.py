@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 import uvicorn
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError
+from prometheus_client import start_http_server
 
 from api.app import create_app
 from monitor.config import Settings
@@ -23,6 +24,7 @@ from monitor.responders.dispatcher import Dispatcher
 from monitor.responders.responder import PlaybookResponder, load_playbooks
 from monitor.responders.webhook_dispatch import WebhookDispatcher
 from monitor.store import AlertStore, StoreError
+from monitor.store.lease import PublisherLease
 from monitor.stream.runner import StreamRunner
 from monitor.stream.topics import ensure_topics, partition_count
 
@@ -105,6 +107,11 @@ async def serve(
     rules = rules or RuleSource(settings.rules_dir, metrics=metrics)
     pack = rules.pack
     log.info("rule pack %s: %d rules from %s", pack.version, len(pack.rules), pack.source)
+    if settings.checkpoint_key is None:
+        log.warning(
+            "no VIGIL_CHECKPOINT_KEY: account state is not checkpointed and starts empty "
+            "after every restart (docs/checkpoints.md)"
+        )
     try:  # side topics; a cluster that forbids creating them must have them already
         partitions = await partition_count(settings.kafka_bootstrap, settings.events_topic)
         await ensure_topics(
@@ -123,7 +130,9 @@ async def serve(
             "could not check/create %s and %s: %s", settings.dlq_topic, settings.late_topic, exc
         )
     responder = PlaybookResponder(load_playbooks(settings.rules_dir))
-    dispatcher = Dispatcher(settings, store, metrics)
+    # one publisher per deployment (PostgreSQL advisory lock); the others stand by
+    lease = PublisherLease(store.engine)
+    dispatcher = Dispatcher(settings, store, metrics, lease)
     runner = StreamRunner(
         settings, store, pack, metrics, responder=responder, on_commit=dispatcher.wake
     )
@@ -146,7 +155,7 @@ async def serve(
         tasks.append(asyncio.create_task(dispatcher.run(stop), name="dispatcher"))
         if settings.webhook_url:
             webhooks = WebhookDispatcher(settings, store, metrics)
-            tasks.append(asyncio.create_task(webhooks.run(stop), name="webhooks"))
+            tasks.append(asyncio.create_task(webhooks.run(stop, lease), name="webhooks"))
     server = None
     if with_api:
         app = create_app(
@@ -167,7 +176,13 @@ async def serve(
             )
         )
         tasks.append(asyncio.create_task(server.serve(), name="api"))
+    metrics_server = None
     try:
+        if settings.metrics_port is not None:  # unauthenticated, so not on the API port
+            metrics_server, _ = start_http_server(
+                settings.metrics_port, addr=settings.api_host, registry=metrics.registry
+            )
+            log.info("metrics on http://%s:%d/metrics", settings.api_host, settings.metrics_port)
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
@@ -179,5 +194,8 @@ async def serve(
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
         await client.close()
+        if metrics_server is not None:
+            await asyncio.to_thread(metrics_server.shutdown)
+            metrics_server.server_close()
         if owns_store:
             store.close()

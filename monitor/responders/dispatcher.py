@@ -1,5 +1,6 @@
-"""The outbox dispatcher: publishes committed commands to ``wallet.account-actions`` and
-marks them published.
+"""The outbox dispatcher: publishes committed commands to ``wallet.account-actions`` (and
+support verdicts to ``wallet.verdicts``: each outbox row names its topic) and marks them
+published.
 
 A command is in the outbox only if its alert is committed (one transaction), and marked
 published only after the broker acknowledged it (``acks=all``). A crash in between sends
@@ -22,13 +23,21 @@ from aiokafka.errors import KafkaError
 from monitor.config import Settings
 from monitor.metrics import Metrics
 from monitor.store import AlertStore, StoreError
+from monitor.store.lease import PublisherLease
 
 log = logging.getLogger("vigil.actions")
 
 
 class Dispatcher:
-    def __init__(self, settings: Settings, store: AlertStore, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: AlertStore,
+        metrics: Metrics,
+        lease: PublisherLease | None = None,
+    ) -> None:
         self.settings = settings
+        self.lease = lease  # None: this process always publishes
         self.store = store
         self.metrics = metrics
         self._wake = asyncio.Event()
@@ -46,8 +55,13 @@ class Dispatcher:
         )
         await producer.start()
         delay = 0.1
+        lease = self.lease
         try:
             while not stop.is_set():
+                if lease is not None and not await asyncio.to_thread(lease.hold):
+                    # another replica publishes; take over if it goes away
+                    await _sleep_or_stop(stop, s.dispatch_standby_s)
+                    continue
                 try:
                     sent = await self._once(producer)
                 except (KafkaError, StoreError) as exc:
@@ -63,19 +77,22 @@ class Dispatcher:
                         await asyncio.wait_for(self._wake.wait(), s.dispatch_poll_s)
         finally:
             await producer.stop()
+            if lease is not None:
+                await asyncio.to_thread(lease.release)
 
     async def _once(self, producer: AIOKafkaProducer) -> int:
         pending = await asyncio.to_thread(self.store.pending_actions, 500)
         if not pending:
             self.metrics.outbox_depth.set(0)
             return 0
-        topic = self.settings.actions_topic
+        topics = {"actions": self.settings.actions_topic, "verdicts": self.settings.verdicts_topic}
         futures = [
-            await producer.send(topic, value=p.body, key=p.account_id.encode()) for p in pending
+            await producer.send(topics[p.topic], value=p.body, key=p.account_id.encode())
+            for p in pending
         ]
         await asyncio.gather(*futures)  # acknowledged by the broker before we mark them
+        now = time.time()  # published: the broker has them (marking them is bookkeeping)
         await asyncio.to_thread(self.store.mark_published, [p.seq for p in pending])
-        now = time.time()
         for p in pending:
             self.metrics.actions.labels(type=p.type, outcome="published").inc()
             if p.event_time is not None:

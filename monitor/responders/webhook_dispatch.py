@@ -23,6 +23,7 @@ from monitor.metrics import Metrics
 from monitor.responders.cases import Case, case_id_for
 from monitor.responders.webhooks import DeliveryResult, RetryPolicy, WebhookSender
 from monitor.store import AlertStore, StoreError
+from monitor.store.lease import PublisherLease
 from monitor.store.outbox import PendingAction
 
 log = logging.getLogger("vigil.webhooks")
@@ -50,9 +51,15 @@ class WebhookDispatcher:
         )
         self._slots = asyncio.Semaphore(settings.webhook_concurrency)
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, lease: PublisherLease | None = None) -> None:
+        """Deliver pending webhooks until ``stop``; with a ``lease``, only while this
+        process is the deployment's publisher."""
         try:
             while not stop.is_set():
+                if lease is not None and not await asyncio.to_thread(lease.hold):
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.settings.dispatch_standby_s)
+                    continue
                 try:
                     pending = await asyncio.to_thread(self.store.pending_webhooks, 100)
                 except StoreError as exc:

@@ -19,8 +19,23 @@
 >>> store.close()
 """
 
-from monitor.store.exceptions import StoreError, StoreUnavailable
+from monitor.store.audit import AuditContext, AuditEntry
+from monitor.store.casework import Casework
+from monitor.store.exceptions import StoreError, StoreUnavailable, UnknownUser, UserExists
 from monitor.store.records import AlertRecord
 from monitor.store.repository import AlertStore
+from monitor.store.users import Principal, UserRecord
 
-__all__ = ["AlertRecord", "AlertStore", "StoreError", "StoreUnavailable"]
+__all__ = [
+    "AlertRecord",
+    "AlertStore",
+    "AuditContext",
+    "AuditEntry",
+    "Casework",
+    "Principal",
+    "StoreError",
+    "StoreUnavailable",
+    "UnknownUser",
+    "UserExists",
+    "UserRecord",
+]

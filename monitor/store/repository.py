@@ -15,18 +15,21 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.decision import SEVERITY_RANK, Decision, Reason
+from monitor.store.audit import AuditQueries
+from monitor.store.checkpoints import CheckpointQueries
 from monitor.store.engine import make_engine
 from monitor.store.errors import translate
 from monitor.store.exceptions import StoreError, StoreUnavailable
+from monitor.store.migrate import upgrade
 from monitor.store.outbox import ResponseQueries
 from monitor.store.records import AlertRecord
 from monitor.store.responses import Responder, respond
 from monitor.store.schema import (
     alert_rules,
     alerts,
-    metadata,
     shadow_hits,
 )
+from monitor.store.users import UserQueries
 
 _DIALECT_INSERT: dict[str, Callable[..., Any]] = {
     "sqlite": sqlite.insert,
@@ -42,7 +45,7 @@ def _rank(severity: str, name: str) -> int:
         raise ValueError(f"unknown {name} {severity!r}; expected one of {known}") from None
 
 
-class AlertStore(ResponseQueries):
+class AlertStore(ResponseQueries, AuditQueries, UserQueries, CheckpointQueries):
     """Alerts in SQLite or PostgreSQL, written idempotently by ``event_id``."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
@@ -58,13 +61,14 @@ class AlertStore(ResponseQueries):
         return self._engine
 
     def create_schema(self) -> None:
-        """Create missing tables and indexes (idempotent).
+        """Bring the schema to the newest revision: run the Alembic migrations
+        (``monitor/store/migrations``) the database lacks (idempotent).
 
-        Stop-gap until Alembic migrations arrive: ``create_all`` never alters a table
-        that already exists.
+        Safe when several replicas start at once (PostgreSQL: an advisory lock, one
+        migrates); a database made before migrations is adopted. See
+        :mod:`monitor.store.migrate`.
         """
-        with translate("create schema"):
-            metadata.create_all(self._engine)
+        upgrade(self._engine)
 
     def save_decisions(
         self,
@@ -191,11 +195,13 @@ class AlertStore(ResponseQueries):
         until: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
+        queue: str | None = None,
     ) -> tuple[list[AlertRecord], int]:
         """One page of alerts, newest event time first, and how many match in total.
 
         ``since`` is inclusive, ``until`` exclusive (on event time; naive datetimes are
-        taken as UTC). ``rule_id`` matches alerts that rule contributed to.
+        taken as UTC). ``rule_id`` matches alerts that rule contributed to; ``queue`` the
+        support queue the alert was routed to.
         Raises ``ValueError`` for an unknown severity or a negative limit/offset.
         """
         if limit < 0 or offset < 0:
@@ -203,6 +209,8 @@ class AlertStore(ResponseQueries):
         where: list[sa.ColumnElement[bool]] = []
         if account_id is not None:
             where.append(alerts.c.account_id == account_id)
+        if queue is not None:
+            where.append(alerts.c.queue == queue)
         if severity is not None:
             _rank(severity, "severity")
             where.append(alerts.c.severity == severity)

@@ -1,8 +1,9 @@
 """Tables of the alert store (SQLAlchemy Core), portable between SQLite and PostgreSQL.
 
-Schema changes will go through Alembic migrations (a later issue); until then
-:meth:`AlertStore.create_schema` runs ``metadata.create_all``, which only creates
-what is missing and never alters an existing table.
+This is the schema the code expects; databases get it through the Alembic migrations in
+``monitor/store/migrations/`` (:meth:`AlertStore.create_schema`, ``vigil db upgrade``).
+Change a table here, then add a revision (``alembic revision --autogenerate -m "..."``,
+README "Database"); a test checks that the migrations arrive at exactly this metadata.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-# Stable constraint names, so future Alembic migrations can refer to them.
+# Stable constraint names, so Alembic migrations can refer to them.
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -133,8 +134,14 @@ outbox = sa.Table(
     sa.Column("published_at", UTCDateTime(), nullable=True),
     # webhook delivery (when configured): NULL not tried yet, then delivered | dead
     sa.Column("webhook_state", sa.String(), nullable=True),
+    # Where the dispatcher publishes the row, by logical name (it maps the name to the
+    # configured topic): "actions" (commands, wallet.account-actions; also delivered by
+    # webhook) or "verdicts" (support verdicts, wallet.verdicts). See OUTBOX_TOPICS.
+    sa.Column("topic", sa.String(), nullable=False, server_default="actions"),
     sa.Index(None, "published_at", "seq"),
+    sa.Index(None, "account_id", "seq"),  # an account's commands, for support
 )
+OUTBOX_TOPICS = ("actions", "verdicts")
 
 # Commands whose webhook delivery failed for good: support acts on them by hand.
 webhook_dead_letters = sa.Table(
@@ -206,4 +213,95 @@ audit_log = sa.Table(
     sa.Column("after", sa.JSON(), nullable=True),
     sa.Column("request_id", sa.String(), nullable=True),
     sa.Index(None, "target", "at"),
+)
+
+
+# --- support casework (issue: the support case workflow) ----------------------------------
+# The workflow state of a case people have worked on (no row: nobody has touched it yet).
+# Kept beside ``cases`` because alert routing rewrites a case's row and ``data``; this
+# table is written only by monitor.store.casework, always with a case_events row.
+case_work = sa.Table(
+    "case_work",
+    metadata,
+    sa.Column(
+        "case_id",
+        sa.String(),
+        sa.ForeignKey(cases.c.case_id, ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("assignee", sa.String(), nullable=True),
+    sa.Column("acknowledged_at", UTCDateTime(), nullable=True),
+    sa.Column("acknowledged_by", sa.String(), nullable=True),
+    sa.Column("escalation_level", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("verdict", sa.String(), nullable=True),  # fraud | legitimate | inconclusive
+    sa.Column("closed_at", UTCDateTime(), nullable=True),
+    sa.Column("closed_by", sa.String(), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "assignee"),
+)
+
+# Append-only history of a case: every step a person took (never updated, never deleted).
+# ``seq`` counts from 1 per case; ``request_id`` makes a retried request a no-op.
+case_events = sa.Table(
+    "case_events",
+    metadata,
+    sa.Column(
+        "case_id",
+        sa.String(),
+        sa.ForeignKey(cases.c.case_id, ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("actor", sa.String(), nullable=False),
+    sa.Column("role", sa.String(), nullable=False),
+    # note | claim | assign | ack | verdict | escalate | contact | restore | password_reset
+    sa.Column("kind", sa.String(), nullable=False),
+    sa.Column("body", sa.JSON(), nullable=False),
+    sa.Column("request_id", sa.String(), nullable=True),
+    sa.UniqueConstraint("case_id", "kind", "request_id"),
+    sa.Index(None, "kind", "at"),
+)
+
+
+# People who use the API and their bearer tokens (monitor/store/users.py).
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("user_id", sa.String(), primary_key=True),
+    sa.Column("name", sa.String(), nullable=False, unique=True),
+    sa.Column("role", sa.String(), nullable=False),
+    sa.Column("queues", sa.JSON(), nullable=False),  # analysts: queue names, or ["*"]
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("disabled", sa.Boolean(), nullable=False, default=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("token_id", sa.String(), primary_key=True),
+    sa.Column(
+        "user_id", sa.String(), sa.ForeignKey(users.c.user_id, ondelete="CASCADE"), nullable=False
+    ),
+    # SHA-256 hex of the whole token. A fast hash is right here: the token carries 256
+    # random bits, so guessing is hopeless however fast the hash (slow, salted hashes are
+    # for low-entropy passwords), and an unsalted digest can be looked up by index.
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("last_used_at", UTCDateTime(), nullable=True),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.Index(None, "user_id"),
+)
+
+# The latest sealed checkpoint of each partition (monitor/checkpoint.py, store/checkpoints.py).
+checkpoints = sa.Table(
+    "checkpoints",
+    metadata,
+    sa.Column("group_id", sa.String(), primary_key=True),
+    sa.Column("topic", sa.String(), primary_key=True),
+    sa.Column("partition", sa.Integer(), primary_key=True),
+    sa.Column("offset", sa.BigInteger(), nullable=False),  # next offset to consume
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("data", sa.LargeBinary(), nullable=False),
 )

@@ -27,8 +27,15 @@ class EmbeddedBroker:
     context manager: ``with EmbeddedBroker() as broker: ... broker.bootstrap``.
     """
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        log_path: Path | None = None,
+        advertised_port: int | None = None,
+    ) -> None:
         self.port = port or free_port()
+        # what clients are told to connect to (e.g. a proxy in front of the broker)
+        self.advertised_port = advertised_port or self.port
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -44,9 +51,10 @@ class EmbeddedBroker:
         except Exception as exc:  # the package raises its own TansuBinaryNotFound
             raise BrokerStartError(f"Tansu broker binary not found: {exc}") from exc
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port}"
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", advertised],
             stdout=log,
             stderr=log,
             stdin=subprocess.DEVNULL,

@@ -8,6 +8,7 @@ Replays are safe because the store dedupes on ``event_id``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -20,11 +21,13 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from monitor.config import Settings
 from monitor.decision import Decision
 from monitor.events import DecodeError, Verdict, decode, decode_verdict
+from monitor.gctune import settle
 from monitor.metrics import Metrics
 from monitor.pipeline import PartitionPipeline
 from monitor.ruleset import RulePack
 from monitor.store import AlertStore, StoreError
 from monitor.store.responses import Responder
+from monitor.stream.checkpointing import Checkpointer
 from monitor.stream.dlq import dead_letter_headers, late_headers
 from monitor.stream.status import StreamStatus
 
@@ -39,21 +42,28 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         # Wait for the in-flight batch to be stored and committed before giving
-        # partitions away, then drop their state (a later issue checkpoints it).
+        # partitions away, checkpoint them for their next owner, then drop their state.
         events = self.runner.settings.events_topic
+        self.runner._generation += 1
+        self.runner._revoked = self.runner._generation
         async with self.runner.batch_lock:
-            for tp in revoked:
-                if tp.topic == events:
-                    self.runner.drop_partition(tp.partition)
+            gone = [tp.partition for tp in revoked if tp.topic == events]
+            await self.runner.checkpoint(gone)
+            for partition in gone:
+                self.runner.drop_partition(partition)
         self.runner.metrics.rebalances.labels(kind="revoked").inc()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        events = self.runner.settings.events_topic
-        for tp in assigned:
-            if tp.topic == events:
-                self.runner.status.assigned.add(tp.partition)
-                # models built before the first event: no cold first batch
-                self.runner.pipeline_for(tp.partition).detector.warm()
+        runner = self.runner
+        s = runner.settings
+        async with runner.batch_lock:  # no batch in flight while state is swapped in
+            for tp in assigned:
+                if tp.topic == s.events_topic:
+                    runner.status.assigned.add(tp.partition)
+                    await runner.restore_partition(tp)
+                    # models built before the first event: no cold first batch
+                    runner.pipeline_for(tp.partition).detector.warm()
+            settle()  # restored states: out of the collector's full passes
         self.runner.metrics.partitions_assigned.set(len(self.runner.status.assigned))
         self.runner.metrics.rebalances.labels(kind="assigned").inc()
         log.info("assigned partitions %s", sorted(tp.partition for tp in assigned))
@@ -87,15 +97,103 @@ class StreamRunner:
         self.batch_lock = asyncio.Lock()
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
+        self.committed: dict[TopicPartition, int] = {}  # next offsets, as committed
+        self.checkpoints = Checkpointer(settings, store, metrics, self._new_pipeline)
+        self._last_checkpoint = time.monotonic()
+        self._seen = 0  # events decided, for sampling the processing-time histogram
+        self._consumed: dict[str, Any] = {}
+        # rebalances bump the generation; a batch fetched under an older one is filtered
+        self._generation = 0
+        self._revoked = 0  # generation of the last revocation: older batches are all stale
+        self._sought: dict[TopicPartition, int] = {}  # generation of a checkpoint seek
 
     # -- partition state -------------------------------------------------------------
+    def _new_pipeline(self, partition: int) -> PartitionPipeline:
+        return PartitionPipeline(
+            partition, self.rules, clock=self.clock, **self.settings.pipeline_options()
+        )
+
     def pipeline_for(self, partition: int) -> PartitionPipeline:
         pipe = self.pipelines.get(partition)
         if pipe is None:
-            pipe = self.pipelines[partition] = PartitionPipeline(
-                partition, self.rules, clock=self.clock, **self.settings.pipeline_options()
-            )
+            pipe = self.pipelines[partition] = self._new_pipeline(partition)
         return pipe
+
+    def _still_ours(
+        self, batch: dict[TopicPartition, list[Any]], generation: int
+    ) -> dict[TopicPartition, list[Any]]:
+        """The part of a batch fetched before a rebalance that may still be decided:
+        not of partitions given away (their new owner reads them from the committed
+        offset), nor of partitions restored from a checkpoint since (the consumer was
+        moved to the checkpoint's offset and reads them again, into restored state)."""
+        assert self.consumer is not None
+        if self._revoked > generation:  # positions were reset: every record is read again
+            return {}
+        owned = self.consumer.assignment()
+        return {
+            tp: messages
+            for tp, messages in batch.items()
+            if tp in owned and self._sought.get(tp, 0) <= generation
+        }
+
+    # -- checkpoints ------------------------------------------------------------------
+    async def checkpoint(self, partitions: list[int]) -> None:
+        """Checkpoint these partitions as of their committed offsets (call between
+        batches, holding ``batch_lock``)."""
+        s = self.settings
+        for partition in partitions:
+            pipe = self.pipelines.get(partition)
+            offset = self.committed.get(TopicPartition(s.events_topic, partition))
+            if pipe is None or offset is None:
+                continue
+            verdicts = self.committed.get(TopicPartition(s.verdicts_topic, partition))
+            await self.checkpoints.save(partition, pipe, offset, verdicts)
+        self._last_checkpoint = time.monotonic()
+        settle()  # the states are long-lived: out of the collector's full passes
+
+    async def restore_partition(self, tp: TopicPartition) -> None:
+        """On assignment: take the partition's state from its checkpoint, if any, and
+        read on from the offsets it reflects (the events between it and the committed
+        offset are decided again: idempotent, and they rebuild the same state)."""
+        if not self.checkpoints.enabled or self.consumer is None:
+            return
+        consumer, s = self.consumer, self.settings
+        await self.checkpoints.preloading()
+        try:
+            committed = await consumer.committed(tp)
+        except KafkaError as exc:
+            log.warning("committed offset of %s unknown: %s", tp, exc)
+            committed = None
+        restored = await self.checkpoints.load(tp.partition, committed)
+        if restored is None:
+            await self._checkpoint_fresh(tp, committed)
+            return
+        self.pipelines[tp.partition] = restored.pipeline
+        restored.pipeline.rules = self.rules
+        self._generation += 1  # records fetched before this seek are stale for tp
+        consumer.seek(tp, restored.events_offset)
+        self._sought[tp] = self._generation
+        self.committed[tp] = restored.events_offset
+        if restored.verdicts_offset is not None:
+            verdicts = TopicPartition(s.verdicts_topic, tp.partition)
+            if verdicts in consumer.assignment():
+                consumer.seek(verdicts, restored.verdicts_offset)
+                self._sought[verdicts] = self._generation
+                self.committed[verdicts] = restored.verdicts_offset
+
+    async def _checkpoint_fresh(self, tp: TopicPartition, committed: int | None) -> None:
+        """A partition that starts empty (no usable checkpoint) is checkpointed so at
+        once, at the offset it starts from: a crash before its first periodic checkpoint
+        then replays from there, instead of the next owner going on from the committed
+        offset without the state of everything decided in between."""
+        assert self.consumer is not None
+        if committed is None:  # a new group starts at the beginning (auto_offset_reset)
+            try:
+                committed = (await self.consumer.beginning_offsets([tp]))[tp]
+            except KafkaError as exc:
+                log.warning("start offset of %s unknown, not checkpointed: %s", tp, exc)
+                return
+        await self.checkpoints.save(tp.partition, self.pipeline_for(tp.partition), committed, None)
 
     def set_rules(self, pack: RulePack) -> None:
         """Swap the rule pack: every partition decides its next event with ``pack``."""
@@ -105,8 +203,12 @@ class StreamRunner:
 
     def drop_partition(self, partition: int) -> None:
         self.pipelines.pop(partition, None)
+        for topic in (self.settings.events_topic, self.settings.verdicts_topic):
+            self.committed.pop(TopicPartition(topic, partition), None)
         self.status.assigned.discard(partition)
         self.status.lag.pop(partition, None)
+        with contextlib.suppress(KeyError):  # not ours any more: no stale lag exported
+            self.metrics.consumer_lag.remove(self.settings.events_topic, str(partition))
         self.metrics.partitions_assigned.set(len(self.status.assigned))
 
     # -- lifecycle ------------------------------------------------------------------
@@ -122,11 +224,14 @@ class StreamRunner:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=s.fetch_max_wait_ms,
+            max_poll_interval_ms=s.max_poll_interval_ms,
             # co-partitioning: verdicts partition p goes to the owner of events partition p
             # (both keyed by account_id, same partition count)
             partition_assignment_strategy=(RangePartitionAssignor,),
         )
         await self.producer.start()
+        # checkpoints are read and restored while the consumer joins the group
+        self.checkpoints.start_preload()
         try:
             await self.consumer.start()
             try:
@@ -135,23 +240,53 @@ class StreamRunner:
                 )
                 self.status.started = True
                 await self._loop(stop)
+                async with self.batch_lock:  # a clean stop: the next owner starts warm
+                    await self.checkpoint(sorted(self.pipelines))
             finally:
                 self.status.started = False
                 await self.consumer.stop()
         finally:
+            self.checkpoints.discard_preloaded()
             await self.producer.stop()
 
     async def _loop(self, stop: asyncio.Event) -> None:
+        s = self.settings
+        # getmany waits for a rebalance in progress however long it takes (its timeout
+        # does not bound that): a stop must not wait for the group to settle
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                polling = asyncio.ensure_future(self._poll())
+                await asyncio.wait((polling, stopping), return_when=asyncio.FIRST_COMPLETED)
+                if not polling.done():  # nothing was drained from the consumer yet
+                    polling.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await polling
+                    break
+                batch, generation = polling.result()
+                if batch:
+                    async with self.batch_lock:
+                        if self._generation != generation:  # a rebalance ran meanwhile
+                            batch = self._still_ours(batch, generation)
+                        if batch:
+                            await self.handle_batch(batch, stop)
+                interval = s.checkpoint_interval_s
+                if interval and time.monotonic() - self._last_checkpoint >= interval:
+                    async with self.batch_lock:
+                        await self.checkpoint(sorted(self.pipelines))
+                await self._update_lag()
+        finally:
+            stopping.cancel()
+
+    async def _poll(self) -> tuple[dict[TopicPartition, list[Any]], int]:
+        """A batch, with the generation as of its return (records a seek made while
+        getmany waited are not stale)."""
         assert self.consumer is not None
         s = self.settings
-        while not stop.is_set():
-            batch = await self.consumer.getmany(
-                timeout_ms=s.poll_timeout_ms, max_records=s.batch_max_records
-            )
-            if batch:
-                async with self.batch_lock:
-                    await self.handle_batch(batch, stop)
-            await self._update_lag()
+        batch = await self.consumer.getmany(
+            timeout_ms=s.poll_timeout_ms, max_records=s.batch_max_records
+        )
+        return batch, self._generation
 
     # -- one batch ------------------------------------------------------------------
     async def handle_batch(
@@ -165,7 +300,7 @@ class StreamRunner:
         append_times: list[float | None] = []  # one per decided event
         side_outputs = []
         offsets: dict[TopicPartition, int] = {}
-        consumed = m.events_consumed
+        consumed = self._consumed  # the labelled counters, looked up once per type
         verdicts: list[tuple[int, Verdict]] = []
         for tp, messages in batch.items():
             offsets[tp] = messages[-1].offset + 1
@@ -185,9 +320,13 @@ class StreamRunner:
                     m.events_invalid.labels(reason=result.reason).inc()
                     side_outputs.append(await self._dead_letter(tp, msg, result))
                     continue
-                t0 = time.perf_counter()
-                decision = pipe.process(result)
-                m.processing_seconds.observe(time.perf_counter() - t0)
+                self._seen += 1
+                if self._seen & 15:  # the time histogram samples 1 event in 16
+                    decision = pipe.process(result)
+                else:
+                    t0 = time.perf_counter()
+                    decision = pipe.process(result)
+                    m.processing_seconds.observe(time.perf_counter() - t0)
                 if decision.late:
                     m.events_late.labels(type=result.type).inc()
                     behind = decision.reasons[0].values.get("behind_s", 0.0)
@@ -206,7 +345,10 @@ class StreamRunner:
                         )
                     )
                     continue
-                consumed.labels(type=result.type).inc()
+                counter = consumed.get(result.type)
+                if counter is None:
+                    counter = consumed[result.type] = m.events_consumed.labels(type=result.type)
+                counter.inc()
                 if decision.is_alert or decision.shadow_hits:  # the store keeps both
                     alerts.append(decision)
                     positions.append((tp.partition, msg.offset))
@@ -306,16 +448,18 @@ class StreamRunner:
         assert self.consumer is not None
         try:
             await self.consumer.commit(offsets)
-        except CommitFailedError as exc:
-            # The group rebalanced under us; the partition's new owner replays from the
-            # last commit and the store dedupes the decisions we already wrote.
-            self.metrics.commits.labels(outcome="failed").inc()
-            log.warning("commit failed after a rebalance: %s", exc)
-            return
-        except KafkaError as exc:
+        except (CommitFailedError, KafkaError) as exc:
+            # CommitFailedError: the group rebalanced under us; the partition's new owner
+            # replays from the last commit and the store dedupes the decisions we already
+            # wrote. Either way the state now holds events past the committed offsets, so
+            # it must not be checkpointed as of them (the next owner would fold those
+            # events in twice): no checkpoint of these partitions until a commit succeeds.
+            for tp in offsets:
+                self.committed.pop(tp, None)
             self.metrics.commits.labels(outcome="failed").inc()
             log.warning("commit failed: %s", exc)
             return
+        self.committed.update(offsets)
         self.metrics.commits.labels(outcome="ok").inc()
         self.status.commits += 1
 
