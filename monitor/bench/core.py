@@ -1,25 +1,38 @@
-"""The pipeline core alone: events already in memory, no broker, no store.
+"""The pipeline core alone: events already in memory, no broker.
 
 Each stage is timed over the same events in one process; the figure reported is the
 median of ``repeat`` runs (these machines are noisy: compare ratios within a run).
+Besides the pipeline's own stages, two that the stream runner adds around it are
+costed per event, amortised over its batches: ``store`` (``AlertStore.save_decisions``
+of each batch's alerts with their planned responses, on a fresh SQLite file) and
+``metrics`` (the Prometheus calls ``StreamRunner.handle_batch`` makes).
 """
 
 from __future__ import annotations
 
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from monitor.decision import Decision
 from monitor.detectors import AnomalyDetector
 from monitor.detectors.population import PopulationMonitor
 from monitor.events import Event, decode, encode
 from monitor.features import AccountState, extract
+from monitor.metrics import Metrics
 from monitor.pipeline import PartitionPipeline
+from monitor.responders.responder import PlaybookResponder, load_playbooks
 from monitor.ruleset import RulePack, load_rules
 from monitor.simulate import SimConfig, generate
+from monitor.store import AlertStore
 from monitor.testing import ManualClock
+
+BATCH = 1000  # the runner's default batch_max_records: one store write per batch
+# (decisions to store, their (partition, offset)) of one batch
+Batch = tuple[list[Decision], list[tuple[int, int]]]
 
 
 def _timed(fn: Callable[[], Any]) -> float:
@@ -28,7 +41,9 @@ def _timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - t0
 
 
-def _one_run(events: list[Event], raw: list[bytes], rules: RulePack) -> dict[str, float]:
+def _one_run(
+    events: list[Event], raw: list[bytes], rules: RulePack, responder: PlaybookResponder
+) -> dict[str, float]:
     """Seconds per stage for one pass over ``events``, each stage on fresh state."""
     out = {"decode": _timed(lambda: [decode(r) for r in raw])}
     states: dict[str, AccountState] = {}
@@ -49,12 +64,79 @@ def _one_run(events: list[Event], raw: list[bytes], rules: RulePack) -> dict[str
     )
     clock = ManualClock()
     pipe = PartitionPipeline(0, rules, clock=clock)
+    decisions: list[Decision] = []
+    batches: list[Batch] = []
     t0 = time.perf_counter()
-    for e in events:
-        clock.now = e.epoch
-        pipe.process(e)
+    for start in range(0, len(events), BATCH):
+        for e in events[start : start + BATCH]:
+            clock.now = e.epoch
+            decisions.append(pipe.process(e))
+        batches.append(([], []))
+        for ops in pipe.drain_ops():  # as the runner does: stored with the batch
+            batches[-1][0].append(ops)
+            batches[-1][1].append((0, start))
     out["pipeline"] = time.perf_counter() - t0
+    for i, d in enumerate(decisions):
+        if d.is_alert or d.shadow_hits:
+            batches[i // BATCH][0].append(d)
+            batches[i // BATCH][1].append((0, i))
+    out["store"] = _store_seconds(batches, responder)
+    out["metrics"] = _metrics_seconds(events, decisions)
     return out
+
+
+def _store_seconds(batches: list[Batch], responder: PlaybookResponder) -> float:
+    """One ``save_decisions`` per batch (alerts, shadow hits, ops alerts, and the
+    responses planned in the same transaction), as the runner writes them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = AlertStore(f"sqlite:///{tmp}/bench.db")
+        try:
+            store.create_schema()
+            t0 = time.perf_counter()
+            for alerts, positions in batches:
+                if alerts:
+                    store.save_decisions(alerts, positions=positions, responder=responder)
+            return time.perf_counter() - t0
+        finally:
+            store.close()
+
+
+def _metrics_seconds(events: list[Event], decisions: list[Decision]) -> float:
+    """The Prometheus calls ``StreamRunner.handle_batch`` makes, on a registry of its
+    own: per event the consumed counter (looked up once per type) and the decision
+    latency, the processing-time histogram for 1 event in 16; per stored decision its
+    alert and shadow-hit counters; per batch the store, commit and batch metrics."""
+    m = Metrics()
+    processing, latency = m.processing_seconds, m.decision_latency_seconds
+    consumed: dict[str, Any] = {}
+    now = time.time()
+    seen = 0
+    t0 = time.perf_counter()
+    for start in range(0, len(events), BATCH):
+        started = time.perf_counter()
+        chunk = events[start : start + BATCH]
+        for e in chunk:
+            seen += 1
+            if not seen & 15:
+                t = time.perf_counter()
+                processing.observe(time.perf_counter() - t)
+            counter = consumed.get(e.type)
+            if counter is None:
+                counter = consumed[e.type] = m.events_consumed.labels(type=e.type)
+            counter.inc()
+        m.store_seconds.observe(0.001)
+        for d in decisions[start : start + BATCH]:
+            if d.shadow_hits or d.is_alert:
+                for reason in d.shadow_hits:
+                    m.shadow_hits.labels(rule=reason.rule_id or reason.code).inc()
+                if d.is_alert:
+                    for rule in d.rule_ids or ("model",):
+                        m.alerts.labels(severity=d.severity, rule=rule).inc()
+        m.commits.labels(outcome="ok").inc()
+        for e in chunk:
+            latency.observe(max(0.0, now - e.epoch))
+        m.batch_seconds.observe(time.perf_counter() - started)
+    return time.perf_counter() - t0
 
 
 def run_core(
@@ -65,16 +147,20 @@ def run_core(
     events: list[Event] = [e for e, _ in generate(config)]
     raw = [encode(e) for e in events]
     rules = load_rules(rules_dir)
-    runs = [_one_run(events, raw, rules) for _ in range(repeat)]
+    responder = PlaybookResponder(load_playbooks(rules_dir))
+    runs = [_one_run(events, raw, rules, responder) for _ in range(repeat)]
     n = len(events)
     median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     rule_evals = sum(len(rules.for_type(e.type)) for e in events)
+    pipeline_and_around = median["pipeline"] + median["store"] + median["metrics"]
     return {
         "events": n,
         "accounts": accounts,
         "repeat": repeat,
         "us_per_event": {k: round(v / n * 1e6, 2) for k, v in median.items()},
         "pipeline_events_per_s": round(n / median["pipeline"]),
+        # the pipeline with the runner's store writes and metrics: no broker, no decode
+        "with_store_metrics_events_per_s": round(n / pipeline_and_around),
         "decode_events_per_s": round(n / median["decode"]),
         "rule_us_per_rule_per_event": round(median["rules"] / max(rule_evals, 1) * 1e6, 3),
         "rules": len(rules.rules),

@@ -22,9 +22,12 @@ def test_core_reports_every_stage() -> None:
         "rules",
         "population",
         "pipeline",
+        "store",
+        "metrics",
     }
     assert all(v > 0 for v in r["us_per_event"].values())
     assert r["pipeline_events_per_s"] > 0 and r["rule_us_per_rule_per_event"] > 0
+    assert 0 < r["with_store_metrics_events_per_s"] < r["pipeline_events_per_s"]
 
 
 def test_memory_counts_accounts_and_events() -> None:
