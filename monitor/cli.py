@@ -43,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-api", action="store_true", help="monitor only, no HTTP API")
     run.set_defaults(handler=_run)
 
+    api = sub.add_parser(
+        "api", help="the API and support console alone, beside monitors sharing the database"
+    )
+    api.set_defaults(handler=_api)
+
     demo = sub.add_parser("demo", help="embedded broker + simulator + monitor + API")
     demo.add_argument("--accounts", type=int, default=2000)
     demo.add_argument("--days", type=float, default=2.0, help="simulated days of history")
@@ -139,6 +144,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from monitor.service import serve
 
     return _until_signal(lambda stop: serve(settings, stop, with_api=not args.no_api))
+
+
+def _api(args: argparse.Namespace, settings: Settings) -> int:
+    from monitor.service import serve_api
+
+    return _until_signal(lambda stop: serve_api(settings, stop))
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

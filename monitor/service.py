@@ -199,3 +199,37 @@ async def serve(
             metrics_server.server_close()
         if owns_store:
             store.close()
+
+
+async def serve_api(
+    settings: Settings, stop: asyncio.Event, store: AlertStore | None = None
+) -> None:
+    """The API alone (``vigil api``): cases, alerts, accounts, the console, audit, users,
+    for the support staff, in a process of its own beside the monitors. It reads and
+    writes the shared store only; commands it plans (restores, password resets,
+    verdicts) go into the outbox, which a monitor's dispatcher publishes. Readiness is
+    the database's; there is no rule pack here (``/v1/rules`` answers 503: ask a
+    monitor)."""
+    owns_store = store is None
+    store = store or AlertStore(settings.sqlalchemy_url)
+    store.create_schema()
+    metrics = Metrics()
+    responder = PlaybookResponder(load_playbooks(settings.rules_dir))
+    app = create_app(settings, store, registry=metrics.registry, responder=responder)
+    server = _Server(
+        uvicorn.Config(
+            app, host=settings.api_host, port=settings.api_port, log_level="warning", lifespan="on"
+        )
+    )
+    task = asyncio.create_task(server.serve(), name="api")
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait([task, stopper], return_when=asyncio.FIRST_COMPLETED)
+        if task in done and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+    finally:
+        server.should_exit = True
+        stopper.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        if owns_store:
+            store.close()
