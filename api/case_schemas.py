@@ -361,3 +361,26 @@ def reasons_in_words(alerts: Iterable[AlertRecord]) -> list[str]:
             if reason.text:
                 seen.setdefault(reason.text, None)
     return list(seen)
+
+
+class BulkVerdictRequest(BaseModel):
+    """One verdict for many cases (e.g. a campaign confirmed as fraud): admins only."""
+
+    case_ids: list[str] = Field(min_length=1, max_length=200, description="at most 200")
+    verdict: VerdictLabel
+    note: str = Field(min_length=1, max_length=MAX_VERDICT_NOTE)
+    restore: bool = Field(False, description="legitimate only: lift restrictions too")
+    force: bool = Field(False, description="also cases someone else holds")
+
+
+class BulkOutcomePublic(BaseModel):
+    case_id: str
+    ok: bool
+    status: int = Field(description="what the single-case route would have answered")
+    detail: str | None = None
+
+
+class BulkVerdictPublic(BaseModel):
+    done: int
+    refused: int
+    outcomes: list[BulkOutcomePublic]

@@ -107,10 +107,13 @@ class Settings(BaseSettings):
     batch_max_records: int = Field(1000, gt=0)
     poll_timeout_ms: int = Field(200, gt=0)
     fetch_max_wait_ms: int = Field(
-        20,
+        5,
         gt=0,
-        description="how long the broker may hold a fetch waiting for data: the "
-        "floor of decision latency under light load (aiokafka's default is 500)",
+        description="how long the broker may hold a fetch waiting for data (aiokafka's "
+        "default is 500). Apache Kafka answers as soon as data arrives, so this only "
+        "bounds idle polling there; the embedded broker (Tansu) answers when the wait "
+        "is up, so it is the floor of decision latency: 20 ms measured p50 14 ms, 5 ms "
+        "p50 9 ms at 3,000 events/s (vigil bench latency)",
     )
     max_poll_interval_ms: int = Field(
         300_000,

@@ -21,6 +21,9 @@ from api.case_schemas import (
     MAX_CASE_PAGE,
     ActionPublic,
     AssignRequest,
+    BulkOutcomePublic,
+    BulkVerdictPublic,
+    BulkVerdictRequest,
     CaseActionPublic,
     CaseAlertPublic,
     CaseDetailPublic,
@@ -42,11 +45,12 @@ from api.case_schemas import (
     VerdictRequest,
     reasons_in_words,
 )
-from api.deps import AnalystDep, AuditDep, CaseworkDep, StoreDep, ViewerDep
+from api.deps import AdminDep, AnalystDep, AuditDep, CaseworkDep, StoreDep, ViewerDep
 from api.masking import MaskedRoute, mark_revealed
 from api.schemas import NO_CONTROL, ErrorPublic
 from monitor.store import AlertStore, Casework, Principal
 from monitor.store.case_records import CaseDetail, CaseEvent, CaseSummary
+from monitor.store.exceptions import CaseNotFound, InvalidTransition
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], route_class=MaskedRoute)
 
@@ -274,6 +278,57 @@ def acknowledge(
             case_id, actor=who.actor, role=who.role, request_id=who.request_id, force=force
         )
     return _step(desk, event)
+
+
+@router.post(
+    "/bulk/verdict",
+    summary="One verdict for many cases (admins): each case on its own, audited",
+    response_model=BulkVerdictPublic,
+    responses=_WORK,
+)
+def bulk_verdict(
+    _: AdminDep,
+    who: AuditDep,
+    desk: CaseworkDep,
+    request: Request,
+    body: BulkVerdictRequest,
+) -> BulkVerdictPublic:
+    """Each case gets the verdict in a transaction of its own, exactly as
+    ``POST /v1/cases/{id}/verdict`` would give it (audit row, ``wallet.verdicts``
+    messages); a case that cannot take it (unknown, closed, held by someone else without
+    ``force``) is reported with the status and message the single route would answer,
+    and the others go on."""
+    if body.restore:
+        need_responder(request)
+    outcomes: list[BulkOutcomePublic] = []
+    for case_id in dict.fromkeys(body.case_ids):  # each once, in the order given
+        try:
+            desk.give_verdict(
+                case_id,
+                body.verdict,
+                body.note,
+                actor=who.actor,
+                role=who.role,
+                request_id=f"{who.request_id}:{case_id}" if who.request_id else None,
+                restore=body.restore,
+                force=body.force,
+            )
+        except CaseNotFound as exc:
+            outcomes.append(
+                BulkOutcomePublic(case_id=case_id, ok=False, status=404, detail=str(exc))
+            )
+        except InvalidTransition as exc:
+            outcomes.append(
+                BulkOutcomePublic(case_id=case_id, ok=False, status=409, detail=str(exc))
+            )
+        except ValueError as exc:
+            outcomes.append(
+                BulkOutcomePublic(case_id=case_id, ok=False, status=422, detail=str(exc))
+            )
+        else:
+            outcomes.append(BulkOutcomePublic(case_id=case_id, ok=True, status=200))
+    done = sum(o.ok for o in outcomes)
+    return BulkVerdictPublic(done=done, refused=len(outcomes) - done, outcomes=outcomes)
 
 
 @router.post(

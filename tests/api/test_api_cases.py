@@ -324,3 +324,38 @@ def test_bad_steps_are_422_with_the_reason(
     )
     assert r.status_code == 422, r.text
     assert message in r.text
+
+
+def test_bulk_verdict_closes_each_case_and_reports_the_ones_it_cannot(
+    desk: TestClient, store: AlertStore, desk_tokens: dict[str, str], case_ids: dict[str, str]
+) -> None:
+    first, second = case_ids["acc-2"], case_ids["acc-3"]
+    closed = desk.post(
+        f"/v1/cases/{first}/verdict",
+        json={"verdict": "fraud", "note": "already decided"},
+        headers=as_(desk_tokens, "admin"),
+    )
+    assert closed.status_code == 200, closed.text
+    body = {
+        "case_ids": [first, second, "no-such-case", second],
+        "verdict": "fraud",
+        "note": "one campaign, confirmed with the bank",
+    }
+    assert (
+        desk.post(
+            "/v1/cases/bulk/verdict", json=body, headers=as_(desk_tokens, "analyst")
+        ).status_code
+        == 403
+    )
+    r = desk.post("/v1/cases/bulk/verdict", json=body, headers=as_(desk_tokens, "admin", "bulk-1"))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["done"], out["refused"]) == (1, 2)  # the repeated id counts once
+    by_case = {o["case_id"]: o for o in out["outcomes"]}
+    assert by_case[second]["ok"] and by_case[second]["status"] == 200
+    assert by_case[first]["status"] == 409 and "closed" in by_case[first]["detail"]
+    assert by_case["no-such-case"]["status"] == 404
+    detail = desk.get(f"/v1/cases/{second}", headers=as_(desk_tokens, "viewer")).json()
+    assert (detail["case"]["status"], detail["case"]["verdict"]) == ("closed", "fraud")
+    (row,) = store.audit_page(target=f"case:{second}")
+    assert (row.action, row.request_id) == ("case_verdict", f"bulk-1:{second}")

@@ -65,6 +65,7 @@ MIN_ROLE: dict[tuple[str, str], str] = {
     ("POST", "/v1/cases/{case_id}/assign"): ANALYST,
     ("POST", "/v1/cases/{case_id}/acknowledge"): ANALYST,
     ("POST", "/v1/cases/{case_id}/verdict"): ANALYST,
+    ("POST", "/v1/cases/bulk/verdict"): ADMIN,
     ("POST", "/v1/cases/{case_id}/escalate"): ANALYST,
     ("POST", "/v1/cases/{case_id}/notes"): ANALYST,
     ("POST", "/v1/cases/{case_id}/contacts"): ANALYST,
@@ -105,6 +106,8 @@ _BODIES: dict[str, dict[str, Any]] = {
 def body_for(method: str, path: str, caller: str) -> dict[str, Any] | None:
     if path == "/v1/users":
         return {"name": f"made-by-{caller}", "role": "viewer"} if method == "POST" else None
+    if path == "/v1/cases/bulk/verdict":
+        return {"case_ids": ["no-such-case"], "verdict": "fraud", "note": "campaign"}
     return _BODIES.get(path.rsplit("/", 1)[-1]) if method == "POST" else None
 
 
