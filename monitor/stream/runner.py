@@ -122,10 +122,11 @@ class StreamRunner:
     def _still_ours(
         self, batch: dict[TopicPartition, list[Any]], generation: int
     ) -> dict[TopicPartition, list[Any]]:
-        """The part of a batch fetched before a rebalance that may still be decided:
-        not of partitions given away (their new owner reads them from the committed
-        offset), nor of partitions restored from a checkpoint since (the consumer was
-        moved to the checkpoint's offset and reads them again, into restored state)."""
+        """The part of a batch returned under an older ``generation`` that may still be
+        decided: nothing if partitions were revoked since (every position was reset:
+        the records are read again, by this member or the next owner), and nothing of
+        partitions restored from a checkpoint since (the consumer was moved to the
+        checkpoint's offset and reads them again, into restored state)."""
         assert self.consumer is not None
         if self._revoked > generation:  # positions were reset: every record is read again
             return {}
