@@ -205,13 +205,20 @@ def _print(results: dict[str, Any]) -> None:
             f"({core['rules']} rules)"
         )
     for lat in results.get("latency", []):
-        d, a = lat["decision"], lat["action_published"]
         print(
-            f"latency at {lat['offered_rate']:,} events/s offered ({lat['decided_per_s']:,} "
-            f"decided/s): decision p50 {d['p50_ms']} ms, p99 {d['p99_ms']} ms, max "
-            f"{d['max_ms']} ms ({d['count']:,}); action published p50 {a['p50_ms']} ms, "
-            f"p99 {a['p99_ms']} ms, max {a['max_ms']} ms ({a['count']:,})"
+            f"latency at {lat['offered_rate']:,} events/s offered "
+            f"({lat['decided_per_s']:,} decided/s), ms:"
         )
+        for label, key in (
+            ("broker floor", "broker_floor"),
+            ("decision", "decision"),
+            ("action published", "action_published"),
+        ):
+            x = lat[key]
+            print(
+                f"  {label:<17} p50 {x['p50_ms']:>8} p99 {x['p99_ms']:>8} "
+                f"max {x['max_ms']:>8} ({x['count']:,})"
+            )
     e2e = results.get("e2e")
     if e2e:
         raw, mon = e2e["raw"], e2e["monitor"]

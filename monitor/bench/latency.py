@@ -5,6 +5,13 @@ its command published on ``wallet.account-actions``.
 A separate process produces simulator events at ``rate`` events/s with their event time
 set to the moment they are sent (so "time since" and velocity features see a live
 stream); the service runs in this process without the API (SQLite store).
+
+The same run first measures the **broker floor**: the same producer at the same rate,
+read by a plain ``AIOKafkaConsumer`` with the runner's fetch settings that does nothing
+but commit each batch. Nothing Vigil does can be faster than that; the broker and the
+machine set it (the embedded broker answers a fetch only when its wait is up, and on
+2 cores the producer, the broker and the consumer take turns). Like the throughput
+ratio of ``vigil bench e2e``, the two figures from one run are what to compare.
 """
 
 from __future__ import annotations
@@ -64,11 +71,12 @@ async def _produce(bootstrap: str, topic: str, rate: int, seconds: float, accoun
     try:
         tick = 0.01
         per_tick = max(1, round(rate * tick))
+        total = int(rate * seconds)  # exactly: the bench checks every one was decided
         start = time.perf_counter()
         n = 0
-        while time.perf_counter() - start < seconds:
+        while n < total:
             now = datetime.now(UTC)
-            for _ in range(per_tick):
+            for _ in range(min(per_tick, total - n)):
                 event = next(events)
                 live = msgspec.structs.replace(event, ts=now)
                 await producer.send(topic, encode(live), key=live.account_id.encode())
@@ -78,6 +86,59 @@ async def _produce(bootstrap: str, topic: str, rate: int, seconds: float, accoun
         await producer.flush()
     finally:
         await producer.stop()
+
+
+def _produce_in_background(
+    bootstrap: str, topic: str, rate: int, seconds: float, accounts: int
+) -> multiprocessing.process.BaseProcess:
+    proc = multiprocessing.get_context("spawn").Process(
+        target=_producer, args=(bootstrap, topic, rate, seconds, accounts)
+    )
+    proc.start()
+    return proc
+
+
+async def broker_floor(
+    bootstrap: str, settings: Settings, rate: int, seconds: float, accounts: int
+) -> dict[str, Any]:
+    """Append -> batch returned and its offsets committed, for a consumer that decides
+    nothing: the latency the broker and the client alone cost at ``rate``."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from monitor.stream.topics import ensure_topics
+
+    topic = "vigil.bench.floor"
+    await ensure_topics(bootstrap, {topic: 4})
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id="vigil-bench-floor",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+    )
+    await consumer.start()
+    latencies: list[float] = []
+    try:
+        # assigned, not subscribed: no group join to wait for (commits still go to the group)
+        consumer.assign([TopicPartition(topic, p) for p in range(4)])
+        proc = _produce_in_background(bootstrap, topic, rate, seconds, accounts)
+        done = asyncio.ensure_future(asyncio.to_thread(proc.join))
+        drain_until = None
+        while drain_until is None or time.monotonic() < drain_until:
+            batch = await consumer.getmany(
+                timeout_ms=settings.poll_timeout_ms, max_records=settings.batch_max_records
+            )
+            if batch:
+                await consumer.commit({tp: msgs[-1].offset + 1 for tp, msgs in batch.items()})
+                now = time.time()
+                for msgs in batch.values():
+                    latencies.extend(now - m.timestamp / 1000.0 for m in msgs)
+            if drain_until is None and done.done():
+                drain_until = time.monotonic() + 2.0
+        await done
+    finally:
+        await consumer.stop()
+    return _summary(latencies)
 
 
 async def run_latency(
@@ -97,6 +158,7 @@ async def run_latency(
             poll_timeout_ms=5,
             dispatch_poll_s=0.05,
         )
+        floor = await broker_floor(broker.bootstrap, settings, rate, seconds, accounts)
         await ensure_topics(broker.bootstrap, {settings.events_topic: 4})
 
         def attach(runner: Any, dispatcher: Any) -> None:
@@ -107,11 +169,9 @@ async def run_latency(
         service = asyncio.create_task(serve(settings, stop, with_api=False, on_ready=attach))
         await asyncio.sleep(6.0)  # group join and assignment
         warm = len(decisions)
-        proc = multiprocessing.get_context("spawn").Process(
-            target=_producer,
-            args=(broker.bootstrap, settings.events_topic, rate, seconds, accounts),
+        proc = _produce_in_background(
+            broker.bootstrap, settings.events_topic, rate, seconds, accounts
         )
-        proc.start()
         await asyncio.to_thread(proc.join)
         await asyncio.sleep(2.0)  # drain
         stop.set()
@@ -120,6 +180,7 @@ async def run_latency(
     return {
         "offered_rate": rate,
         "seconds": seconds,
+        "broker_floor": floor,
         "decision": _summary(measured),
         "action_published": _summary(actions),
         "decided_per_s": round(len(measured) / seconds) if measured else 0,

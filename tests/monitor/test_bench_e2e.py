@@ -47,6 +47,19 @@ def test_e2e_monitor_and_raw_baseline_over_the_same_messages() -> None:
 
 
 @pytest.mark.e2e
+def test_latency_measures_the_broker_floor_and_the_monitor_in_one_run() -> None:
+    rate, seconds = 300, 2
+    r = _bench_json("latency", "--rates", str(rate), "--seconds", str(seconds))["latency"]
+    (lat,) = r
+    # every event produced was read by the floor consumer and decided by the monitor
+    assert lat["broker_floor"]["count"] == rate * seconds
+    assert lat["decision"]["count"] == rate * seconds
+    for key in ("broker_floor", "decision"):
+        x = lat[key]
+        assert 0 < x["p50_ms"] <= x["p99_ms"] <= x["max_ms"]
+
+
+@pytest.mark.e2e
 def test_scaling_one_then_two_members_of_one_group() -> None:
     r = _bench_json("scaling", "--events", str(EVENTS))["scaling"]
     one, two = r["runs"]
