@@ -18,7 +18,7 @@ from api.schemas import (
     AlertsQuery,
     ErrorPublic,
 )
-from monitor.store.case_queries import alerts_cursor
+from monitor.store.alert_queries import alerts_cursor
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"], route_class=MaskedRoute)
 

@@ -15,7 +15,8 @@ import msgspec
 import sqlalchemy as sa
 
 from monitor.events import Verdict
-from monitor.store import case_queries as q
+from monitor.store.action_queries import action_by_id
+from monitor.store.case_queries import to_event
 from monitor.store.case_records import ActionRecord, CaseEvent, VerdictLabel
 from monitor.store.exceptions import CaseNotFound, InvalidTransition
 from monitor.store.schema import account_responses, audit_log, case_events, case_work, cases
@@ -139,7 +140,7 @@ def replayed(
             case_events.c.request_id == request_id,
         )
     ).first()
-    return None if row is None else q.to_event(row)
+    return None if row is None else to_event(row)
 
 
 def next_seq(conn: sa.Connection, case_id: str) -> int:
@@ -154,7 +155,7 @@ def last_event(conn: sa.Connection, case_id: str, kinds: Sequence[str]) -> CaseE
         .order_by(case_events.c.seq.desc())
         .limit(1)
     ).one()
-    return q.to_event(row)
+    return to_event(row)
 
 
 def append_event(
@@ -280,7 +281,7 @@ def verdict_row(
 
 
 def action_record(conn: sa.Connection, action_id: str) -> ActionRecord:
-    record = q.action_by_id(conn, action_id)
+    record = action_by_id(conn, action_id)
     if record is None:  # the command was just written or found in this transaction
         raise AssertionError(f"action {action_id} is not in the outbox")
     return record

@@ -1,5 +1,6 @@
-"""Keyset pagination for the store's lists: page sizes clamped to ``[1, MAX_PAGE]`` and
-opaque cursors that carry the sort key of the last row handed out.
+"""Keyset pagination for the store's lists: page sizes clamped to ``[1, MAX_PAGE]``,
+opaque cursors that carry the sort key of the last row handed out, and the bound row
+value a page's query compares its sort key with.
 
 A cursor is URL-safe base64 of a small JSON array: a tag naming the list, then the sort
 key. The next page starts strictly after that key, so rows inserted meanwhile never shift
@@ -28,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+import sqlalchemy as sa
 
 from monitor.store.exceptions import InvalidCursor
 from monitor.store.schema import as_utc
@@ -58,6 +60,13 @@ def decode_cursor(cursor: str, tag: str, types: Sequence[type]) -> tuple[Any, ..
         return tuple(_convert(v, t) for v, t in zip(values[1:], types, strict=True))
     except (ValueError, TypeError, binascii.Error, msgspec.DecodeError):
         raise InvalidCursor(f"not a cursor of this list: {cursor!r}") from None
+
+
+def bound_key(columns: Sequence[sa.ColumnElement[Any]], values: Sequence[Any]) -> Any:
+    """A row value of ``values`` (a decoded cursor's key), each bound with its column's
+    type (UTC handling), to compare the sort key with: ``tuple_(*columns) > bound_key(...)``."""
+    pairs = zip(columns, values, strict=True)
+    return sa.tuple_(*(sa.bindparam(None, v, type_=c.type) for c, v in pairs))
 
 
 def _convert(value: Any, kind: type) -> Any:

@@ -14,7 +14,8 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from monitor.decision import SEVERITY_RANK, Decision, Reason
+from monitor.decision import SEVERITY_RANK, Decision
+from monitor.store.alert_queries import alert_filter, to_record
 from monitor.store.audit import AuditQueries
 from monitor.store.checkpoints import CheckpointQueries
 from monitor.store.engine import make_engine
@@ -35,14 +36,6 @@ _DIALECT_INSERT: dict[str, Callable[..., Any]] = {
     "sqlite": sqlite.insert,
     "postgresql": postgresql.insert,
 }
-
-
-def _rank(severity: str, name: str) -> int:
-    try:
-        return SEVERITY_RANK[severity]
-    except KeyError:
-        known = list(SEVERITY_RANK)
-        raise ValueError(f"unknown {name} {severity!r}; expected one of {known}") from None
 
 
 class AlertStore(ResponseQueries, AuditQueries, UserQueries, CheckpointQueries):
@@ -206,51 +199,26 @@ class AlertStore(ResponseQueries, AuditQueries, UserQueries, CheckpointQueries):
         """
         if limit < 0 or offset < 0:
             raise ValueError("limit and offset must be >= 0")
-        where: list[sa.ColumnElement[bool]] = []
-        if account_id is not None:
-            where.append(alerts.c.account_id == account_id)
-        if queue is not None:
-            where.append(alerts.c.queue == queue)
-        if severity is not None:
-            _rank(severity, "severity")
-            where.append(alerts.c.severity == severity)
-        if min_severity is not None:
-            where.append(alerts.c.severity_rank >= _rank(min_severity, "min_severity"))
-        # With a rule filter, alert_rules drives the query: its (rule_id, event_time)
-        # index yields that rule's alerts already in page order.
-        by_rule = rule_id is not None
-        src: sa.FromClause = alert_rules if by_rule else alerts
-        time_col, id_col = src.c.event_time, src.c.alert_id
-        where_src: list[sa.ColumnElement[bool]] = []
-        if by_rule:
-            where_src.append(alert_rules.c.rule_id == rule_id)
-        if since is not None:
-            where_src.append(time_col >= since)
-        if until is not None:
-            where_src.append(time_col < until)
-        joined = alerts.join(alert_rules) if by_rule else alerts
-        page = (
-            sa.select(alerts)
-            .select_from(joined)
-            .where(*where, *where_src)
-            .order_by(time_col.desc(), id_col.desc())
-            .limit(limit)
-            .offset(offset)
+        match = alert_filter(
+            account_id=account_id,
+            severity=severity,
+            min_severity=min_severity,
+            rule_id=rule_id,
+            since=since,
+            until=until,
+            queue=queue,
         )
-        total = (
-            sa.select(sa.func.count())
-            .select_from(joined if where else src)
-            .where(*where, *where_src)
-        )
+        page = match.select().limit(limit).offset(offset)
+        total = sa.select(sa.func.count()).select_from(match.count_from()).where(*match.where)
         with translate("list alerts"), self._engine.connect() as conn:
             rows = conn.execute(page).all() if limit else []
             count = conn.execute(total).scalar_one()
-        return [_record(r) for r in rows], count
+        return [to_record(r) for r in rows], count
 
     def get_alert(self, alert_id: str) -> AlertRecord | None:
         with translate("get alert"), self._engine.connect() as conn:
             row = conn.execute(sa.select(alerts).where(alerts.c.alert_id == alert_id)).first()
-        return None if row is None else _record(row)
+        return None if row is None else to_record(row)
 
     def count_alerts(self) -> int:
         with translate("count alerts"), self._engine.connect() as conn:
@@ -269,25 +237,3 @@ class AlertStore(ResponseQueries, AuditQueries, UserQueries, CheckpointQueries):
 
     def close(self) -> None:
         self._engine.dispose()
-
-
-def _record(row: sa.Row[Any]) -> AlertRecord:
-    return AlertRecord(
-        alert_id=row.alert_id,
-        event_id=row.event_id,
-        account_id=row.account_id,
-        event_type=row.event_type,
-        event_time=row.event_time,
-        detected_at=row.detected_at,
-        score=row.score,
-        anomaly_score=row.anomaly_score,
-        severity=row.severity,
-        rule_ids=list(row.rule_ids),
-        reasons=msgspec.convert(row.reasons, list[Reason]),
-        actions=list(row.actions),
-        queue=row.queue,
-        learn_input=row.learn_input,
-        rule_pack_version=row.rule_pack_version,
-        partition=row.kafka_partition,
-        offset=row.kafka_offset,
-    )

@@ -1,5 +1,7 @@
 """Fixtures for the alert store tests: each store test runs on SQLite (a file in
-tmp_path) and on PostgreSQL (``pg_url`` from tests/conftest.py: a fresh schema per test)."""
+tmp_path) and on PostgreSQL (``pg_url`` from tests/conftest.py: a fresh schema per test).
+The support-workflow tests get a ``desk`` (a Casework with the rule pack's playbooks and a
+clock moved by hand) and ``case_id``, an open case (casework_helpers.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,10 @@ from typing import Any
 import pytest
 
 from monitor.decision import Decision, Reason
+from monitor.responders.responder import PlaybookResponder, load_playbooks
 from monitor.store import AlertStore
+from monitor.store.casework import Casework
+from tests.monitor.store.casework_helpers import RULES, Clock, T, alert, case_of
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -66,3 +71,26 @@ def _make_decision(
 def make_decision() -> MakeDecision:
     """Build a Decision with sensible defaults; override any field by keyword."""
     return _make_decision
+
+
+@pytest.fixture
+def responder() -> PlaybookResponder:
+    return PlaybookResponder(load_playbooks(RULES))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T + 3600)
+
+
+@pytest.fixture
+def desk(store: AlertStore, responder: PlaybookResponder, clock: Clock) -> Casework:
+    return Casework(store, responder=responder, clock=clock)
+
+
+@pytest.fixture
+def case_id(store: AlertStore, responder: PlaybookResponder) -> str:
+    """An open P1 account-security case on ``victim`` with two alerts and a freeze."""
+    store.save_decisions([alert("e1")], responder=responder)
+    store.save_decisions([alert("e2", ts=T + 60, rule="new_device")], responder=responder)
+    return case_of(store, "victim")
