@@ -70,6 +70,9 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     # too late to fold into the account's state (beyond the grace period): not decided,
     # the stream routes the raw event to the late topic instead
     late: bool = False
+    # a redelivered copy of an event the account folded in within the grace period: not
+    # decided again (it was), the stream commits past it
+    duplicate: bool = False
     # shadow rules that would have fired: recorded (store, metrics), never acted on
     shadow_hits: list[Reason] = []
     rule_pack_version: str = ""  # content hash of the rule pack that decided

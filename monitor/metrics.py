@@ -37,6 +37,13 @@ class Metrics:
             ["type"],
             registry=r,
         )
+        self.events_duplicate = Counter(
+            "vigil_events_duplicate",
+            "Redelivered copies of events their account folded in within the grace "
+            "period: already decided, committed past and not decided again",
+            ["type"],
+            registry=r,
+        )
         self.verdicts = Counter(
             "vigil_verdicts",
             "Support verdicts consumed, by outcome (learned, unknown_alert, "

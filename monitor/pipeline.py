@@ -18,6 +18,9 @@ swapping it is one assignment.
 1
 >>> pipe.process(decode(login("a1", "2025-12-31T23:00:00Z"))).late   # an hour behind
 True
+>>> again = login("a1", "2026-01-01T00:09:00Z", event_id="e-9")
+>>> pipe.process(decode(again)).duplicate, pipe.process(decode(again)).duplicate
+(False, True)
 """
 
 from __future__ import annotations
@@ -35,7 +38,13 @@ from monitor.detectors.anomaly import named
 from monitor.detectors.population import PopulationMonitor
 from monitor.events import Event
 from monitor.features import AccountState, extract
-from monitor.features.codec import decode_states, encode_states
+from monitor.features.codec import (
+    Entry,
+    decode_account,
+    encode_states,
+    load_states,
+    packed_last_ts,
+)
 from monitor.ruleset import RulePack
 
 Clock = Callable[[], float]
@@ -47,7 +56,11 @@ class PartitionPipeline:
 
     ``grace_s``: an event older than its account's newest event by more than this is
     *late*: it is not folded into state (it would corrupt windows already used) and
-    comes back with ``late=True`` for the stream to keep on the late topic.
+    comes back with ``late=True`` for the stream to keep on the late topic. An event
+    whose id the account saw within the grace period is a redelivered copy: it was
+    decided already, so it is not folded in nor decided again and comes back with
+    ``duplicate=True`` (the stream commits past it). A copy older than the grace period
+    is late, as any event that old.
     ``account_ttl_s``: accounts idle (in event time) this long are forgotten.
     """
 
@@ -74,10 +87,13 @@ class PartitionPipeline:
         self.max_future_skew_s = max_future_skew_s
         self.grace_s = grace_s
         self.account_ttl_s = account_ttl_s
-        # insertion order = least recently active first (moved to the end on each event)
-        self.accounts: dict[str, AccountState] = {}
+        # insertion order = least recently active first (moved to the end on each event);
+        # after a restore, accounts not seen since are still packed (bytes): decoded at
+        # their next event (see account())
+        self.accounts: dict[str, Entry] = {}
         self.watermark = 0.0  # newest event time seen in this partition
         self.late_events = 0
+        self.duplicate_events = 0
         self.expired_accounts = 0
         self._advances = 0  # of the watermark, to expire idle accounts now and then
         self.detector = AnomalyDetector(
@@ -95,12 +111,21 @@ class PartitionPipeline:
         state = accounts.pop(event.account_id, None)
         if state is None:
             state = AccountState()
+        elif isinstance(state, bytes):  # restored, not decoded yet: its first event since
+            state = decode_account(state)
         accounts[event.account_id] = state
-        if state.events and ts < state.last_ts - self.grace_s:
+        last_ts = state.last_ts
+        if state.events and ts < last_ts - self.grace_s:
             self.late_events += 1
-            return _late(event, ts, state.last_ts)
+            return _late(event, ts, last_ts)
 
         future = ts - self.clock() > self.max_future_skew_s
+        # the account's newest event time once this one is folded in: records of events
+        # older than it minus the grace period can go (a copy of them would be late)
+        newest = ts if ts > last_ts and not future else last_ts
+        if not state.admit(event.event_id, ts, newest - self.grace_s):
+            self.duplicate_events += 1
+            return _duplicate(event, ts)
         features = extract(state, event, ts)
         if not future:  # a clock far ahead must not make the account's next events "late"
             # ... nor close the population monitor's open bucket
@@ -214,14 +239,24 @@ class PartitionPipeline:
             return msgspec.structs.replace(anomaly, flagged=False, reason=None)
         return anomaly
 
+    def account(self, account_id: str) -> AccountState | None:
+        """The state of one account (decoded now if it was restored and not seen since;
+        its place in the idle order does not change), or None."""
+        state = self.accounts.get(account_id)
+        if isinstance(state, bytes):
+            state = self.accounts[account_id] = decode_account(state)
+        return state
+
     # -- snapshots (checkpoints: monitor/checkpoint.py) ------------------------------------
     def snapshot(self) -> bytes:
         """Everything learned from this partition, as bytes: account states (compact
-        codec) and the models, windows and counters (pickle). Not the rule pack (shared,
-        loaded from files) nor the clock."""
+        codec; accounts restored and not seen since are written back as read) and the
+        models, windows and counters (pickle). Not the rule pack (shared, loaded from
+        files) nor the clock."""
         rest = {
             "watermark": self.watermark,
             "late_events": self.late_events,
+            "duplicate_events": self.duplicate_events,
             "expired_accounts": self.expired_accounts,
             "advances": self._advances,
             "detector": self.detector,
@@ -233,12 +268,14 @@ class PartitionPipeline:
 
     def restore(self, data: bytes) -> None:
         """Take over the state of :meth:`snapshot` (only ever called on data whose
-        signature was checked: the models are pickled)."""
+        signature was checked: the models are pickled). Lazy: each account is decoded
+        at its first event (or by :meth:`account`), not here."""
         accounts, rest_blob = msgspec.msgpack.decode(data)
         rest = pickle.loads(rest_blob)
-        self.accounts = decode_states(accounts)
+        self.accounts = load_states(accounts)
         self.watermark = rest["watermark"]
         self.late_events = rest["late_events"]
+        self.duplicate_events = rest.get("duplicate_events", 0)  # not in older snapshots
         self.expired_accounts = rest["expired_accounts"]
         self._advances = rest["advances"]
         self.detector = rest["detector"]
@@ -262,7 +299,11 @@ class PartitionPipeline:
         accounts = self.accounts
         for _ in range(256):  # a few per event on average, never a long pause
             oldest = next(iter(accounts), None)
-            if oldest is None or accounts[oldest].last_ts >= cutoff:
+            if oldest is None:
+                return
+            state = accounts[oldest]
+            last_ts = packed_last_ts(state) if isinstance(state, bytes) else state.last_ts
+            if last_ts >= cutoff:
                 return
             del accounts[oldest]
             self.expired_accounts += 1
@@ -284,6 +325,27 @@ def _cooling(state: AccountState, rule_id: str, cooldown: float, ts: float) -> b
         return True
     last[rule_id] = ts
     return False
+
+
+def _duplicate(event: Event, ts: float) -> Decision:
+    return Decision(
+        event_id=event.event_id,
+        account_id=event.account_id,
+        event_type=event.type,
+        event_ts=ts,
+        severity="none",
+        score=0.0,
+        anomaly_score=None,
+        rule_ids=[],
+        reasons=[
+            Reason(
+                code="duplicate_event",
+                text="a copy of an event already decided (same event id)",
+                values={},
+            )
+        ],
+        duplicate=True,
+    )
 
 
 def _late(event: Event, ts: float, newest: float) -> Decision:

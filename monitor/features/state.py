@@ -13,6 +13,11 @@ every novelty set, instead of a Python list or set per feature:
   devices, IPs, subnets, countries, payees, top-up sources and bound devices seen,
   least recently used first; a lookup is ``bytes.find``. CRC-32 rather than ``hash()``:
   the same after a restart, so checkpoints stay valid.
+- ``recent`` holds the events folded in within the grace period, so a redelivered copy
+  is recognised (:meth:`AccountState.admit`): 16-byte records (event time as a double,
+  then a 64-bit key of the event id: CRC-32 and Adler-32, stable across restarts) in
+  event-time order, in one immutable ``bytes`` (``b""`` when empty, shared). Most
+  accounts hold one record (their newest event): 56 bytes.
 
 >>> s = AccountState()
 >>> [s.remember(DEVICE, d) for d in ("d1", "d2", "d1", "d1", "d3")]
@@ -23,13 +28,18 @@ every novelty set, instead of a Python list or set per feature:
 ...     s.mark(t, LOGIN_FAILED)
 >>> list(s.times), s.count(LOGIN_FAILED, 30.0, 15.0)
 ([10.0, 20.0, 30.0], 2)
+>>> s.admit("e1", 100.0, -200.0), s.admit("e2", 150.0, -150.0), s.admit("e1", 100.0, -150.0)
+(True, True, False)
+>>> s.admit("e3", 500.0, 200.0), s.recent_count()   # e1 and e2 are beyond the grace
+(True, 1)
 """
 
 from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
-from zlib import crc32
+from struct import Struct
+from zlib import adler32, crc32
 
 from river import stats
 
@@ -48,6 +58,11 @@ DEVICE, IP, SUBNET, COUNTRY, PAYEE, SOURCE, BOUND_DEVICE = range(7)
 LIMITS = (8, 16, 8, 8, 32, 8, 4)
 _HASH = (1 << 29) - 1
 _BITS = 6  # per-kind counters packed in one int (limits < 64)
+
+# --- recent event ids (redelivered copies) ---
+MAX_RECENT = 64  # records kept at most: a flood cannot grow state without bound
+_record = Struct("<dII").pack  # event time, CRC-32 and Adler-32 of the event id: 16 bytes
+_ts_at = Struct("<d").unpack_from
 
 
 def _key(kind: int, value: str) -> bytes:
@@ -86,6 +101,7 @@ class AccountState:
         "last_ts",
         "marks",
         "novelty_fp",
+        "recent",
         "seen",
         "seen_counts",
         "times",
@@ -115,6 +131,57 @@ class AccountState:
         self.last_change: dict[str, float] | None = None
         self.last_topup: tuple[float, float, bool] | None = None  # ts, amount, new source
         self.cooldowns: dict[str, float] | None = None  # rule id -> event time it last fired
+        self.recent = b""  # events folded in lately: see admit()
+
+    # -- redelivered copies ---------------------------------------------------------
+    def admit(self, event_id: str, ts: float, cutoff: float) -> bool:
+        """Remember event ``event_id`` at event time ``ts`` and return True, or return
+        False (and change nothing) if it was remembered before: a copy, already folded in.
+
+        Records older than ``cutoff`` (the account's newest event time after this one,
+        minus the grace period) are dropped: a copy that old is late, never a duplicate.
+        At most :data:`MAX_RECENT` records are kept, the newest by event time; a copy of
+        an event dropped by that cap is not recognised. A copy carries its original's
+        event time, so an event newer than every record is new without a search (the
+        common case)."""
+        b = event_id.encode()
+        record = _record(ts, crc32(b), adler32(b))
+        recent = self.recent
+        if not recent:
+            self.recent = record
+            return True
+        n = len(recent)
+        newest = _ts_at(recent, n - 16)[0]  # records are in event-time order
+        if newest < cutoff:  # common: nothing remembered within the grace period
+            self.recent = record
+            return True
+        if ts <= newest:  # a copy has its original's event time: never newer than all
+            key = record[8:]
+            i = recent.find(key, 8)
+            while i != -1 and i & 15 != 8:  # keys sit at 8 mod 16
+                i = recent.find(key, i + 1)
+            if i != -1:
+                return False
+        if n > 16 and _ts_at(recent, 0)[0] < cutoff:  # drop what is beyond the grace
+            lo = 16
+            while _ts_at(recent, lo)[0] < cutoff:  # stops: the newest is not
+                lo += 16
+            recent = recent[lo:]
+        if ts >= newest:  # in order (most events)
+            recent += record
+        else:
+            hi = len(recent) - 16
+            while hi > 0 and _ts_at(recent, hi - 16)[0] > ts:
+                hi -= 16
+            recent = recent[:hi] + record + recent[hi:]
+        if len(recent) > MAX_RECENT * 16:  # the oldest by event time goes (maybe this one)
+            recent = recent[16:]
+        self.recent = recent
+        return True
+
+    def recent_count(self) -> int:
+        """Events remembered for :meth:`admit`."""
+        return len(self.recent) // 16
 
     # -- novelty -------------------------------------------------------------------
     def remember(self, kind: int, value: str) -> bool:

@@ -346,6 +346,9 @@ class StreamRunner:
                         )
                     )
                     continue
+                if decision.duplicate:  # already decided: nothing to store or send
+                    m.events_duplicate.labels(type=result.type).inc()
+                    continue
                 counter = consumed.get(result.type)
                 if counter is None:
                     counter = consumed[result.type] = m.events_consumed.labels(type=result.type)

@@ -9,6 +9,8 @@ import pytest
 
 from monitor.decision import Decision
 from monitor.events import DecodeError, Event, decode
+from monitor.features.codec import encode_states
+from monitor.features.state import MAX_RECENT
 from monitor.pipeline import PartitionPipeline
 from monitor.ruleset import RulePack, load_rules
 from monitor.testing import LAGOS, ManualClock, at, login, payment, security, topup
@@ -333,3 +335,65 @@ def test_pipeline_does_not_read_the_clock_for_windows(rules):
     ds = [pipe.process(ev(login("a", at(T0, minutes=m), success=False))) for m in range(6)]
     assert ds[-1].rule_ids == ["brute_force"]
     assert ds[-1].event_ts == epoch(at(T0, minutes=5))
+
+
+# --- redelivered copies ----------------------------------------------------------------
+
+
+def _account(pipe: PartitionPipeline, account: str) -> bytes:
+    return encode_states({account: pipe.accounts[account]})
+
+
+def test_a_copy_is_a_duplicate_not_folded_in_nor_decided(rules):
+    pipe, clock = make(rules)
+    raw = login("a1", T0, success=False, event_id="e-1")
+    (first,) = run(pipe, clock, raw)
+    before = _account(pipe, "a1")
+    (again,) = run(pipe, clock, raw)
+    assert not first.duplicate and again.duplicate and not again.late
+    assert again.event_id == "e-1" and not again.is_alert and again.rule_ids == []
+    assert again.reasons[0].code == "duplicate_event"
+    assert _account(pipe, "a1") == before  # no state change
+    assert pipe.duplicate_events == 1 and pipe.late_events == 0
+
+
+def test_copies_of_a_burst_raise_no_alert(rules):
+    pipe, clock = make(rules)
+    fails = [login("a1", at(T0, minutes=m), success=False, event_id=f"f{m}") for m in range(5)]
+    ds = run(pipe, clock, *fails, *fails)  # folded again, the copies would make 6-10
+    assert [d.duplicate for d in ds] == [False] * 5 + [True] * 5
+    assert not any(d.is_alert for d in ds)
+    (sixth,) = run(pipe, clock, login("a1", at(T0, minutes=6), success=False))
+    assert sixth.rule_ids == ["brute_force"]
+    assert sixth.reasons[0].values == {"failed_logins_10m": 6}
+
+
+def test_a_copy_beyond_the_grace_period_is_late(rules):
+    pipe, clock = make(rules)
+    raw = login("a1", T0, event_id="e-1")
+    run(pipe, clock, raw, login("a1", at(T0, minutes=6)))  # 360 s later: e-1 is behind
+    (again,) = run(pipe, clock, raw)
+    assert again.late and not again.duplicate
+    assert pipe.late_events == 1 and pipe.duplicate_events == 0
+
+
+def test_a_copy_pushed_out_by_the_cap_is_folded_in_again(rules):
+    """Documented limit: at most MAX_RECENT events are remembered per account."""
+    pipe, clock = make(rules)
+    raws = [login("a1", at(T0, seconds=s), event_id=f"e{s}") for s in range(MAX_RECENT + 1)]
+    run(pipe, clock, *raws)
+    events = pipe.accounts["a1"].events
+    oldest, newest = run(pipe, clock, raws[0], raws[-1])
+    assert not oldest.duplicate and newest.duplicate
+    assert pipe.accounts["a1"].events == events + 1
+
+
+def test_a_copy_is_recognised_after_a_restore(rules):
+    pipe, clock = make(rules)
+    raw = login("a1", T0, success=False, event_id="e-1")
+    run(pipe, clock, raw)
+    restored, clock2 = make(rules)
+    restored.restore(pipe.snapshot())
+    (again,) = run(restored, clock2, raw)
+    assert again.duplicate
+    assert restored.duplicate_events == 1
