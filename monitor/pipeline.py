@@ -327,7 +327,8 @@ def _cooling(state: AccountState, rule_id: str, cooldown: float, ts: float) -> b
     return False
 
 
-def _duplicate(event: Event, ts: float) -> Decision:
+def _not_decided(event: Event, ts: float, reason: Reason, *, late: bool = False) -> Decision:
+    """An event the pipeline does not fold in nor decide: too late, or a copy."""
     return Decision(
         event_id=event.event_id,
         account_id=event.account_id,
@@ -337,34 +338,22 @@ def _duplicate(event: Event, ts: float) -> Decision:
         score=0.0,
         anomaly_score=None,
         rule_ids=[],
-        reasons=[
-            Reason(
-                code="duplicate_event",
-                text="a copy of an event already decided (same event id)",
-                values={},
-            )
-        ],
-        duplicate=True,
+        reasons=[reason],
+        late=late,
+        duplicate=not late,
     )
+
+
+def _duplicate(event: Event, ts: float) -> Decision:
+    text = "a copy of an event already decided (same event id)"
+    return _not_decided(event, ts, Reason(code="duplicate_event", text=text, values={}))
 
 
 def _late(event: Event, ts: float, newest: float) -> Decision:
     behind = (newest - ts) / 60.0
-    return Decision(
-        event_id=event.event_id,
-        account_id=event.account_id,
-        event_type=event.type,
-        event_ts=ts,
-        severity="none",
-        score=0.0,
-        anomaly_score=None,
-        rule_ids=[],
-        reasons=[
-            Reason(
-                code="late_event",
-                text=f"arrived {behind:,.0f} min behind the account's newest event",
-                values={"behind_s": round(newest - ts, 1)},
-            )
-        ],
-        late=True,
+    reason = Reason(
+        code="late_event",
+        text=f"arrived {behind:,.0f} min behind the account's newest event",
+        values={"behind_s": round(newest - ts, 1)},
     )
+    return _not_decided(event, ts, reason, late=True)
