@@ -65,6 +65,7 @@ class PackResult(msgspec.Struct, kw_only=True):
     recall: float | None
     shadow_only_events: int  # shadow hits and no alert
     late_events: int
+    duplicate_events: int = 0  # copies of events already replayed (same event id)
     ops_alerts: dict[str, int]  # population-level alerts by rule id
 
 
@@ -217,6 +218,7 @@ def _pack(label: str, t: PackTally, r: Replayed) -> PackResult:
         recall=ratio(t.true_alerts, r.labelled_events, labelled=lab),
         shadow_only_events=t.shadow_only,
         late_events=t.late,
+        duplicate_events=t.duplicates,
         ops_alerts=dict(sorted(t.ops_alerts.items())),
     )
 

@@ -74,6 +74,7 @@ class PackTally:
     alerted_accounts: set[str] = field(default_factory=set)
     shadow_only: int = 0  # shadow hits, no alert
     late: int = 0
+    duplicates: int = 0
     ops_alerts: Counter[str] = field(default_factory=Counter)
 
     @classmethod
@@ -84,6 +85,9 @@ class PackTally:
     def observe(self, event: Event, label: Label | None, d: Decision) -> None:
         if d.late:
             self.late += 1
+            return
+        if d.duplicate:  # a copy: decided with its original
+            self.duplicates += 1
             return
         ts = d.event_ts
         shadow = [r.rule_id for r in d.shadow_hits if r.rule_id is not None]

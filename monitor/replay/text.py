@@ -85,6 +85,8 @@ def _pack(p: PackResult, run: RunInfo) -> list[str]:
         out.append(f"  shadow-only events {p.shadow_only_events:,} (shadow hits, no alert)")
     if p.late_events:
         out.append(f"  late events {p.late_events:,} (too old for their account's state)")
+    if p.duplicate_events:
+        out.append(f"  duplicate events {p.duplicate_events:,} (same event id as one replayed)")
     if p.ops_alerts:
         ops = ", ".join(f"{k} {v:,}" for k, v in p.ops_alerts.items())
         out.append(f"  ops alerts (population level): {ops}")

@@ -50,6 +50,15 @@ def test_samples_stay_bounded_and_sorted(tmp_path: Path):
     assert report.run.partitions == 3 and report.run.accounts == 25
 
 
+def test_a_copy_of_an_event_is_counted_once_and_not_alerted_again(tmp_path: Path):
+    first = _payment("acct-1", 1, 450)
+    events = [first, _payment("acct-1", 2, 10), first]  # the first one delivered again
+    report = build_report(replay(_source(events), [_pack(tmp_path, "a", 400)]))
+    pack = report.packs[0]
+    assert pack.duplicate_events == 1 and pack.late_events == 0
+    assert [r.hits for r in pack.rules] == [1]  # not 2: the copy is not decided again
+
+
 def test_empty_stream(tmp_path: Path):
     report = build_report(replay(_source([]), [_pack(tmp_path, "a", 1)]))
     assert report.run.events == 0 and report.run.first_event is None
