@@ -182,32 +182,29 @@ def _contact(
     )
 
 
-def _restore(
-    r: Request, d: Casework, c: AuditContext, case: str, account: str, f: dict[str, str]
-) -> object:
-    need_responder(r)
-    return d.restore(
-        account,
-        f.get("reason", ""),
-        actor=c.actor,
-        role=c.role,
-        case_id=case,
-        request_id=c.request_id,
-    )
+def _account_command(pick: Callable[[Casework], Callable[..., object]]) -> Step:
+    """A step that sends a command for the case's account (the desk's ``restore`` or
+    ``force_password_reset``, as ``pick`` chooses), with the form's reason; both need the
+    responder (playbooks)."""
+
+    def step(
+        r: Request, d: Casework, c: AuditContext, case: str, account: str, f: dict[str, str]
+    ) -> object:
+        need_responder(r)
+        return pick(d)(
+            account,
+            f.get("reason", ""),
+            actor=c.actor,
+            role=c.role,
+            case_id=case,
+            request_id=c.request_id,
+        )
+
+    return step
 
 
-def _password_reset(
-    r: Request, d: Casework, c: AuditContext, case: str, account: str, f: dict[str, str]
-) -> object:
-    need_responder(r)
-    return d.force_password_reset(
-        account,
-        f.get("reason", ""),
-        actor=c.actor,
-        role=c.role,
-        case_id=case,
-        request_id=c.request_id,
-    )
+_restore = _account_command(lambda d: d.restore)
+_password_reset = _account_command(lambda d: d.force_password_reset)
 
 
 STEP_HANDLERS: dict[str, Step] = {

@@ -313,6 +313,30 @@ def test_the_workflow_through_forms(world: tuple[FastAPI, dict[str, str], dict[s
     assert len(verdicts) == 2
 
 
+def test_restore_and_password_reset_through_forms(
+    world: tuple[FastAPI, dict[str, str], dict[str, str]],
+) -> None:
+    browser = logged_in(world, "analyst")
+    case = world[2]["acc-1"]
+    base = f"/console/cases/{case}"
+
+    def step(name: str, **fields: str) -> str:
+        r = browser.post(f"{base}/{name}", data={"csrf": csrf(browser), **fields})
+        assert r.status_code == 200, (name, r.status_code, r.text[:500])
+        assert str(r.url).endswith(f"?done={name}")
+        return r.text
+
+    step("claim")
+    assert "Password reset command issued." in step("password-reset", reason="lost phone")
+    assert "the restrictions are lifted" in step("restore", reason="customer verified")
+    store: AlertStore = world[0].state.store
+    audited = [(e.action, e.actor) for e in store.audit_page(target="account:acc-1")]
+    assert [a for a, _ in audited] == ["restore_payment_features", "force_password_reset"]
+    assert {actor for _, actor in audited} == {"ana"}  # the analyst logged in
+    commands = [m.type for m in store.pending_actions() if m.account_id == "acc-1"]
+    assert "force_password_reset" in commands and "restore_payment_features" in commands
+
+
 def test_reveal_is_audited_and_shows_one_page(
     world: tuple[FastAPI, dict[str, str], dict[str, str]],
 ) -> None:
