@@ -9,12 +9,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Stamp files re-run the install when pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# The modules setup.py compiles with mypyc (listed in monitor/compiled.py): the install
+# builds them, so it runs again when one of them changes.
+COMPILED := $(shell sed -n 's/^    "\(monitor\.[a-z_.]*\)",$$/\1/p' monitor/compiled.py | tr . / | sed 's/$$/.py/')
+BUILD_INPUTS := pyproject.toml setup.py monitor/compiled.py $(COMPILED)
+
+# Stamp files re-run the install when the package definition or a compiled module changes.
+$(VENV)/.installed: $(BUILD_INPUTS) | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-test: $(BUILD_INPUTS) | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 

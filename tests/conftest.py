@@ -14,6 +14,20 @@ from functools import cache
 import pytest
 import sqlalchemy as sa
 
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to test old code: a module compiled by setup.py shadows its source."""
+    from monitor.compiled import stale
+
+    old = stale()
+    if old:
+        pytest.exit(
+            f"compiled modules older than their source: {', '.join(old)}. Rebuild them: "
+            "`make test`, or `.venv/bin/pip install -e .`",
+            returncode=2,
+        )
+
+
 PG_URL = os.environ.get("VIGIL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

@@ -204,6 +204,7 @@ def _print(results: dict[str, Any]) -> None:
             f"  rules: {core['rule_us_per_rule_per_event']:.3f} µs per rule per event "
             f"({core['rules']} rules)"
         )
+        print(f"  compiled (mypyc): {', '.join(core['compiled']) or 'nothing'}")
     for lat in results.get("latency", []):
         print(
             f"latency at {lat['offered_rate']:,} events/s offered "

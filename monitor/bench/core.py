@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from monitor.compiled import compiled
 from monitor.decision import Decision
 from monitor.detectors import AnomalyDetector
 from monitor.detectors.population import PopulationMonitor
@@ -164,4 +165,6 @@ def run_core(
         "decode_events_per_s": round(n / median["decode"]),
         "rule_us_per_rule_per_event": round(median["rules"] / max(rule_evals, 1) * 1e6, 3),
         "rules": len(rules.rules),
+        # the modules that ran as C extensions (setup.py; none with VIGIL_COMPILE=0)
+        "compiled": compiled(),
     }

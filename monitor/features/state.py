@@ -77,35 +77,40 @@ def _find(seen: bytearray, key: bytes) -> int:
     return i
 
 
+# every attribute of an account state (the codec and the tests walk them); the class
+# is compiled by mypyc (setup.py), whose classes do not expose ``__slots__``
+FIELDS = (
+    "amount_m2",
+    "amount_max",
+    "amount_mean",
+    "amount_median",
+    "amount_n",
+    "amounts",
+    "cooldowns",
+    "events",
+    "first_ts",
+    "last_change",
+    "last_city",
+    "last_geo",
+    "last_method",
+    "last_new",
+    "last_topup",
+    "last_ts",
+    "marks",
+    "novelty_fp",
+    "recent",
+    "seen",
+    "seen_counts",
+    "times",
+)
+
+
 class AccountState:
     """Everything Vigil remembers about one account. The payment-amount median is
     river's ``stats.Quantile`` (robust to the odd huge purchase); mean and variance are
     Welford's three numbers in slots (a river ``stats.Var`` per account costs ~265 B)."""
 
-    __slots__ = (
-        "amount_m2",
-        "amount_max",
-        "amount_mean",
-        "amount_median",
-        "amount_n",
-        "amounts",
-        "cooldowns",
-        "events",
-        "first_ts",
-        "last_change",
-        "last_city",
-        "last_geo",
-        "last_method",
-        "last_new",
-        "last_topup",
-        "last_ts",
-        "marks",
-        "novelty_fp",
-        "recent",
-        "seen",
-        "seen_counts",
-        "times",
-    )
+    __slots__ = FIELDS
 
     def __init__(self) -> None:
         self.events = 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from monitor.bench.core import run_core
 from monitor.bench.latency import _percentile, _summary
 from monitor.bench.memory import account_events, run_memory
+from monitor.compiled import compiled
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 
@@ -28,6 +29,7 @@ def test_core_reports_every_stage() -> None:
     assert all(v > 0 for v in r["us_per_event"].values())
     assert r["pipeline_events_per_s"] > 0 and r["rule_us_per_rule_per_event"] > 0
     assert 0 < r["with_store_metrics_events_per_s"] < r["pipeline_events_per_s"]
+    assert r["compiled"] == compiled()  # what the figures were measured with
 
 
 def test_memory_counts_accounts_and_events() -> None:

@@ -11,6 +11,7 @@ import pytest
 from monitor.checkpoint import CheckpointRefused, Where, seal, unseal
 from monitor.features import AccountState
 from monitor.features.codec import decode_states, encode_states
+from monitor.features.state import FIELDS
 from monitor.pipeline import PartitionPipeline
 from monitor.ruleset import load_rules
 from monitor.simulate import SimConfig, generate
@@ -64,7 +65,7 @@ def test_every_account_field_survives_the_codec(events) -> None:
     back = decode_states(encode_states(pipe.accounts))
     for account, st in pipe.accounts.items():
         other = back[account]
-        for name in AccountState.__slots__:
+        for name in FIELDS:
             if name == "novelty_fp":  # per process: reset on purpose
                 assert other.novelty_fp == 0
                 continue
@@ -159,7 +160,7 @@ def test_a_partly_decoded_table_snapshots_and_restores(events) -> None:
     for account in resumed.accounts:  # every field, packed or decoded before the snapshot
         a, b = resumed.account(account), again.account(account)
         assert a is not None and b is not None
-        for name in AccountState.__slots__:
+        for name in FIELDS:
             mine, theirs = getattr(a, name), getattr(b, name)
             if name == "amount_median":
                 mine = None if mine is None else mine.get()
