@@ -11,7 +11,8 @@ $(BIN)/python:
 
 # The modules setup.py compiles with mypyc (listed in monitor/compiled.py): the install
 # builds them, so it runs again when one of them changes.
-COMPILED := $(shell sed -n 's/^    "\(monitor\.[a-z_.]*\)",$$/\1/p' monitor/compiled.py | tr . / | sed 's/$$/.py/')
+COMPILED := $(shell $(PYTHON) -c "import runpy; print(' '.join(m.replace('.', '/') + '.py' \
+	for m in runpy.run_path('monitor/compiled.py')['MODULES']))")
 BUILD_INPUTS := pyproject.toml setup.py monitor/compiled.py $(COMPILED)
 
 # Stamp files re-run the install when the package definition or a compiled module changes.
