@@ -218,7 +218,8 @@ def _print(results: dict[str, Any]) -> None:
             x = lat[key]
             print(
                 f"  {label:<17} p50 {x['p50_ms']:>8} p99 {x['p99_ms']:>8} "
-                f"max {x['max_ms']:>8} ({x['count']:,})"
+                f"max {x['max_ms']:>8} ({x['count']:,}); by third p50/p99: "
+                + " · ".join(f"{a}/{b}" for a, b in x["thirds_p50_p99_ms"])
             )
     e2e = results.get("e2e")
     if e2e:

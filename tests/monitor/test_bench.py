@@ -43,3 +43,5 @@ def test_latency_summary_percentiles() -> None:
     assert _percentile(values, 0.5) == 0.051
     s = _summary(values)
     assert (s["count"], s["p50_ms"], s["p99_ms"], s["max_ms"]) == (100, 51.0, 100.0, 100.0)
+    # measured in order: a run that slows down shows it third by third
+    assert s["thirds_p50_p99_ms"] == [[18.0, 34.0], [52.0, 68.0], [85.0, 100.0]]
