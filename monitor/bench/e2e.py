@@ -118,9 +118,10 @@ async def monitor_run(
     """Run the service (no API) in this process until it has decided and committed
     ``events`` events; time from its first consumed batch to that commit.
 
-    The runner's batch handler is wrapped on this one instance to take the times (the
-    runner itself is unchanged): a batch's handler returns after its offsets are
-    committed, so the end mark is the commit covering the last offset."""
+    The runner's batch methods are wrapped on this one instance to take the times (the
+    runner itself is unchanged): the first mark when the first batch is handed to it,
+    the end mark when the batch covering the last offset is committed
+    (``finish_batch`` returns after the commit)."""
     from monitor.service import serve
     from monitor.store import AlertStore
 
@@ -132,13 +133,16 @@ async def monitor_run(
 
     def attach(runner: Any, _dispatcher: Any) -> None:
         runners.append(runner)
-        handle = runner.handle_batch
+        handle, finish = runner.handle_batch, runner.finish_batch
 
         async def timed(batch: Any, stop: asyncio.Event) -> None:
             if "first" not in marks:
                 loads.append(sample(pids))
                 marks["first"], marks["cpu0"] = time.perf_counter(), time.process_time()
             await handle(batch, stop)
+
+        async def finished_timed(batch: Any, stop: asyncio.Event) -> None:
+            await finish(batch, stop)
             decided = runner.status.decided
             if progress is not None:
                 progress("monitor", decided, events)
@@ -148,6 +152,7 @@ async def monitor_run(
                 finished.set()
 
         runner.handle_batch = timed
+        runner.finish_batch = finished_timed
 
     store = AlertStore(settings.sqlalchemy_url)
     stop = asyncio.Event()

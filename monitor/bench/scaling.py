@@ -65,7 +65,7 @@ async def _serve_member(
 
     def attach(runner: Any, _dispatcher: Any) -> None:
         runners.append(runner)
-        handle = runner.handle_batch
+        handle, finish = runner.handle_batch, runner.finish_batch
 
         async def gated(batch: Any, stop_: asyncio.Event) -> None:
             if not go.is_set():  # not every member has its partitions yet: put it back
@@ -76,10 +76,14 @@ async def _serve_member(
             if "first" not in marks:
                 marks["first"], marks["cpu0"] = time.time(), time.process_time()
             await handle(batch, stop_)
+
+        async def finished(batch: Any, stop_: asyncio.Event) -> None:
+            await finish(batch, stop_)  # returns after the batch's commit
             marks["last"], marks["cpu1"] = time.time(), time.process_time()
             decided[index] = runner.status.decided
 
         runner.handle_batch = gated
+        runner.finish_batch = finished
 
     store = AlertStore(settings.sqlalchemy_url)
     service_stop = asyncio.Event()

@@ -3,6 +3,14 @@
 Invariant (``shared/ARCHITECTURE.md`` #1): an offset is committed only after every
 decision before it is in the store and every bad message is on the dead-letter topic.
 Replays are safe because the store dedupes on ``event_id``.
+
+A batch is made durable (side outputs acknowledged, store transaction, offset commit)
+in a task while the loop polls and decides the next one: the store and the broker
+wait on I/O, the deciding needs the CPU. At most one batch is in flight that way, and
+batches become durable in order: the next batch's task starts only once the previous
+one has finished. Everything that needs the account state and the committed offsets to
+agree (checkpoints, rebalances, stop) first waits for the batch in flight
+(:meth:`StreamRunner.settle`).
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -36,6 +45,20 @@ log = logging.getLogger("vigil.stream")
 STORE_RETRY_MAX_S = 5.0
 
 
+@dataclass
+class DecidedBatch:
+    """A batch whose events are decided (and folded into account state) but not yet
+    durable: what :meth:`StreamRunner.finish_batch` writes and commits."""
+
+    started: float  # perf_counter when the batch was taken up
+    offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    alerts: list[Decision] = field(default_factory=list)
+    positions: list[tuple[int, int]] = field(default_factory=list)
+    append_times: list[float | None] = field(default_factory=list)  # one per decided event
+    side_outputs: list[Any] = field(default_factory=list)  # dead-letter/late sends
+    verdicts: list[tuple[int, Verdict]] = field(default_factory=list)
+
+
 class _Rebalance(ConsumerRebalanceListener):
     def __init__(self, runner: StreamRunner) -> None:
         self.runner = runner
@@ -47,6 +70,7 @@ class _Rebalance(ConsumerRebalanceListener):
         self.runner._generation += 1
         self.runner._revoked = self.runner._generation
         async with self.runner.batch_lock:
+            await self.runner.settle()
             gone = [tp.partition for tp in revoked if tp.topic == events]
             await self.runner.checkpoint(gone)
             for partition in gone:
@@ -57,6 +81,7 @@ class _Rebalance(ConsumerRebalanceListener):
         runner = self.runner
         s = runner.settings
         async with runner.batch_lock:  # no batch in flight while state is swapped in
+            await runner.settle()
             for tp in assigned:
                 if tp.topic == s.events_topic:
                     runner.status.assigned.add(tp.partition)
@@ -106,6 +131,7 @@ class StreamRunner:
         self._generation = 0
         self._revoked = 0  # generation of the last revocation: older batches are all stale
         self._sought: dict[TopicPartition, int] = {}  # generation of a checkpoint seek
+        self._finishing: asyncio.Future[None] | None = None  # the batch in flight
 
     # -- partition state -------------------------------------------------------------
     def _new_pipeline(self, partition: int) -> PartitionPipeline:
@@ -140,7 +166,7 @@ class StreamRunner:
     # -- checkpoints ------------------------------------------------------------------
     async def checkpoint(self, partitions: list[int]) -> None:
         """Checkpoint these partitions as of their committed offsets (call between
-        batches, holding ``batch_lock``)."""
+        batches, holding ``batch_lock``, after :meth:`settle`)."""
         s = self.settings
         for partition in partitions:
             pipe = self.pipelines.get(partition)
@@ -242,6 +268,7 @@ class StreamRunner:
                 self.status.started = True
                 await self._loop(stop)
                 async with self.batch_lock:  # a clean stop: the next owner starts warm
+                    await self.settle()
                     await self.checkpoint(sorted(self.pipelines))
             finally:
                 self.status.started = False
@@ -257,6 +284,8 @@ class StreamRunner:
         stopping = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
+                if self._finishing is not None and self._finishing.done():
+                    self._finishing.result()  # a batch that failed to become durable: raise
                 polling = asyncio.ensure_future(self._poll())
                 await asyncio.wait((polling, stopping), return_when=asyncio.FIRST_COMPLETED)
                 if not polling.done():  # nothing was drained from the consumer yet
@@ -274,10 +303,12 @@ class StreamRunner:
                 interval = s.checkpoint_interval_s
                 if interval and time.monotonic() - self._last_checkpoint >= interval:
                     async with self.batch_lock:
+                        await self.settle()
                         await self.checkpoint(sorted(self.pipelines))
                 await self._update_lag()
         finally:
             stopping.cancel()
+        await self.settle()  # a stop: the last batch durable before the consumer stops
 
     async def _poll(self) -> tuple[dict[TopicPartition, list[Any]], int]:
         """A batch, with the generation as of its return (records a seek made while
@@ -290,19 +321,39 @@ class StreamRunner:
         return batch, self._generation
 
     # -- one batch ------------------------------------------------------------------
+    async def settle(self) -> None:
+        """Wait until the batch in flight is durable (stored and committed); raise its
+        error if it failed. Call holding ``batch_lock``."""
+        finishing = self._finishing
+        if finishing is None:
+            return
+        # shielded: a rebalance callback cancelled while waiting must not cancel the
+        # store transaction and commit under it
+        await asyncio.shield(finishing)  # a failed batch stays here: every settle raises
+        if self._finishing is finishing:
+            self._finishing = None
+
     async def handle_batch(
         self, batch: dict[TopicPartition, list[Any]], stop: asyncio.Event
     ) -> None:
-        assert self.consumer is not None and self.producer is not None
-        started = time.perf_counter()
+        """Decide ``batch``, wait for the batch before it to be durable, and start making
+        this one durable in a task (awaited by the next call or :meth:`settle`).
+        Call holding ``batch_lock``."""
+        decided = await self.decide_batch(batch)
+        await self.settle()
+        self._finishing = asyncio.ensure_future(self.finish_batch(decided, stop))
+        if decided.verdicts:  # they teach the models: before the next batch is decided
+            await self.settle()
+
+    async def decide_batch(self, batch: dict[TopicPartition, list[Any]]) -> DecidedBatch:
+        """Decode and decide every event of ``batch``, folding it into account state;
+        bad messages and late events are sent to their topics (acknowledged later)."""
+        assert self.producer is not None
         s, m = self.settings, self.metrics
-        alerts: list[Decision] = []
-        positions: list[tuple[int, int]] = []
-        append_times: list[float | None] = []  # one per decided event
-        side_outputs = []
-        offsets: dict[TopicPartition, int] = {}
+        out = DecidedBatch(started=time.perf_counter())
+        alerts, positions, append_times = out.alerts, out.positions, out.append_times
+        side_outputs, offsets, verdicts = out.side_outputs, out.offsets, out.verdicts
         consumed = self._consumed  # the labelled counters, looked up once per type
-        verdicts: list[tuple[int, Verdict]] = []
         for tp, messages in batch.items():
             offsets[tp] = messages[-1].offset + 1
             if tp.topic == s.verdicts_topic:
@@ -360,23 +411,29 @@ class StreamRunner:
                     alerts.append(ops)
                     positions.append((tp.partition, msg.offset))
                 append_times.append(msg.timestamp / 1000.0 if msg.timestamp is not None else None)
-        if side_outputs:
+        return out
+
+    async def finish_batch(self, batch: DecidedBatch, stop: asyncio.Event) -> None:
+        """Make a decided batch durable: side outputs acknowledged, decisions stored,
+        verdicts learnt, then its offsets committed."""
+        m = self.metrics
+        if batch.side_outputs:
             # on the dead-letter/late topics before we commit past them
-            await asyncio.gather(*side_outputs)
-        if alerts:
-            await self._store(alerts, positions, stop)
-        if verdicts:
-            await self._learn_verdicts(verdicts)
-        await self._commit(offsets)
+            await asyncio.gather(*batch.side_outputs)
+        if batch.alerts:
+            await self._store(batch.alerts, batch.positions, stop)
+        if batch.verdicts:
+            await self._learn_verdicts(batch.verdicts)
+        await self._commit(batch.offsets)
         now = time.time()
         sink = self.latency_sink
-        for appended in append_times:
+        for appended in batch.append_times:
             if appended is not None:
                 m.decision_latency_seconds.observe(max(0.0, now - appended))
                 if sink is not None:
                     sink.append(now - appended)
-        self.status.decided += len(append_times)
-        m.batch_seconds.observe(time.perf_counter() - started)
+        self.status.decided += len(batch.append_times)
+        m.batch_seconds.observe(time.perf_counter() - batch.started)
 
     async def _dead_letter(self, tp: TopicPartition, msg: Any, error: DecodeError) -> Any:
         assert self.producer is not None
