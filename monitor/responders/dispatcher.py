@@ -7,6 +7,12 @@ published only after the broker acknowledged it (``acks=all``). A crash in betwe
 it again after restart: receivers dedupe on ``action_id`` (docs/actions.md), so each
 command has exactly one effect. Commands of one account keep their order: one key
 (the account id), one partition, published in outbox order.
+
+Marking is bookkeeping for a restart, so it runs beside publishing, not before the next
+publish: acknowledged rows are remembered in memory (and skipped when the outbox is
+read again) until a background task has marked them, all that have gathered meanwhile
+in one transaction. A command committed while the previous ones are being marked is
+published at once instead of waiting for that write (and, on SQLite, for its fsync).
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ class Dispatcher:
         self.metrics = metrics
         self._wake = asyncio.Event()
         self.published = 0
+        self._unmarked: set[int] = set()  # outbox seqs acknowledged, not yet marked
+        self._marking: asyncio.Task[None] | None = None
         self.latency_sink: list[float] | None = None  # exact latencies for vigil bench
 
     def wake(self) -> None:
@@ -76,12 +84,17 @@ class Dispatcher:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), s.dispatch_poll_s)
         finally:
+            await self._marked()
             await producer.stop()
             if lease is not None:
                 await asyncio.to_thread(lease.release)
 
-    async def _once(self, producer: AIOKafkaProducer) -> int:
-        pending = await asyncio.to_thread(self.store.pending_actions, 500)
+    async def _once(self, producer: AIOKafkaProducer, limit: int = 500) -> int:
+        # the set as of before the read: a row marked while it runs is either still in
+        # it, or was marked before the read began (and the read does not return it)
+        skip = set(self._unmarked)
+        rows = await asyncio.to_thread(self.store.pending_actions, limit + len(skip))
+        pending = [p for p in rows if p.seq not in skip][:limit]
         if not pending:
             self.metrics.outbox_depth.set(0)
             return 0
@@ -92,7 +105,9 @@ class Dispatcher:
         ]
         await asyncio.gather(*futures)  # acknowledged by the broker before we mark them
         now = time.time()  # published: the broker has them (marking them is bookkeeping)
-        await asyncio.to_thread(self.store.mark_published, [p.seq for p in pending])
+        self._unmarked.update(p.seq for p in pending)
+        if self._marking is None or self._marking.done():
+            self._marking = asyncio.create_task(self._mark(), name="outbox-marking")
         for p in pending:
             self.metrics.actions.labels(type=p.type, outcome="published").inc()
             if p.event_time is not None:
@@ -101,8 +116,39 @@ class Dispatcher:
                 if self.latency_sink is not None:
                     self.latency_sink.append(lag)
         self.published += len(pending)
-        self.metrics.outbox_depth.set(await asyncio.to_thread(self.store.outbox_depth))
+        if len(rows) < limit + len(skip):  # read to the end: published it all
+            self.metrics.outbox_depth.set(0)
+        else:
+            depth = await asyncio.to_thread(self.store.outbox_depth)
+            self.metrics.outbox_depth.set(max(0, depth - len(self._unmarked)))
         return len(pending)
+
+    async def _mark(self) -> None:
+        """Mark acknowledged rows published, all that gathered in one transaction, until
+        none are left; a failed write is retried (the rows stay skipped meanwhile)."""
+        delay = 0.1
+        while self._unmarked:
+            seqs = sorted(self._unmarked)
+            try:
+                await asyncio.to_thread(self.store.mark_published, seqs)
+            except StoreError as exc:
+                log.warning("marking %d published commands failed, retrying: %s", len(seqs), exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self._unmarked.difference_update(seqs)
+            delay = 0.1
+
+    async def _marked(self, timeout_s: float = 5.0) -> None:
+        """On stop: wait (a while) for the marking; what is left unmarked is sent again
+        after a restart, and receivers dedupe it."""
+        if self._marking is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._marking), timeout_s)
+        if not self._marking.done():
+            self._marking.cancel()
+            log.warning("stopping with %d published commands not marked", len(self._unmarked))
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

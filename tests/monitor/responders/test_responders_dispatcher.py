@@ -13,7 +13,7 @@ from monitor.events import decode_verdict
 from monitor.metrics import Metrics
 from monitor.responders.dispatcher import Dispatcher
 from monitor.responders.responder import PlaybookResponder, load_playbooks
-from monitor.store import AlertStore
+from monitor.store import AlertStore, StoreUnavailable
 from monitor.store.casework import Casework
 
 RULES = Path(__file__).resolve().parents[3] / "rules"
@@ -32,7 +32,8 @@ class FakeProducer:
         return done
 
 
-async def test_rows_go_to_the_topic_they_name(tmp_path: Path) -> None:
+def _store_with_commands(tmp_path: Path) -> AlertStore:
+    """A store holding one alert's two commands and a support verdict in its outbox."""
     store = AlertStore(f"sqlite:///{tmp_path / 'vigil.db'}")
     store.create_schema()
     responder = PlaybookResponder(load_playbooks(RULES))
@@ -50,13 +51,23 @@ async def test_rows_go_to_the_topic_they_name(tmp_path: Path) -> None:
     store.save_decisions([d], responder=responder)
     (case,) = store.open_cases("acct-1")
     Casework(store).give_verdict(case["case_id"], "fraud", "confirmed", actor="a", role="analyst")
-    settings = Settings.model_construct(actions_topic="T.actions", verdicts_topic="T.verdicts")
-    dispatcher = Dispatcher(settings, store, Metrics())
+    return store
+
+
+SETTINGS = Settings.model_construct(actions_topic="T.actions", verdicts_topic="T.verdicts")
+
+
+async def test_rows_go_to_the_topic_they_name(tmp_path: Path) -> None:
+    store = _store_with_commands(tmp_path)
+    dispatcher = Dispatcher(SETTINGS, store, Metrics())
     producer = FakeProducer()
     try:
         fake: Any = producer
         assert await dispatcher._once(fake) == 3
-        assert await dispatcher._once(fake) == 0  # marked published: never twice
+        assert await dispatcher._once(fake) == 0  # published: never twice, marked or not
+        await dispatcher._marked()
+        assert store.outbox_depth() == 0  # marked in the store: a restart sends nothing
+        assert await Dispatcher(SETTINGS, store, Metrics())._once(fake) == 0
     finally:
         store.close()
     topics = [topic for topic, _, _ in producer.sent]
@@ -64,3 +75,29 @@ async def test_rows_go_to_the_topic_they_name(tmp_path: Path) -> None:
     assert {key for _, key, _ in producer.sent} == {b"acct-1"}
     verdict = decode_verdict(producer.sent[-1][2])
     assert verdict.verdict == "fraud" and verdict.account_id == "acct-1"  # type: ignore[union-attr]
+
+
+async def test_a_failed_marking_is_retried_and_nothing_is_sent_twice(tmp_path: Path) -> None:
+    store = _store_with_commands(tmp_path)
+    real = store.mark_published
+    calls: list[list[int]] = []
+
+    def flaky(seqs: Any) -> None:
+        calls.append(list(seqs))
+        if len(calls) == 1:
+            raise StoreUnavailable("database is locked")
+        real(seqs)
+
+    store.mark_published = flaky  # type: ignore[method-assign]
+    dispatcher = Dispatcher(SETTINGS, store, Metrics())
+    producer = FakeProducer()
+    try:
+        fake: Any = producer
+        assert await dispatcher._once(fake) == 3
+        assert await dispatcher._once(fake) == 0  # not marked yet, and still not re-sent
+        await dispatcher._marked()
+        assert len(calls) == 2 and calls[0] == calls[1]  # the same rows, retried
+        assert store.outbox_depth() == 0
+    finally:
+        store.close()
+    assert len(producer.sent) == 3
