@@ -82,7 +82,7 @@ async def test_the_next_batch_is_decided_while_the_previous_one_commits(tmp_path
     settings = Settings(kafka_bootstrap="127.0.0.1:1", rules_dir=RULES, events_topic=TOPIC)
     runner = StreamRunner(settings, store, load_rules(RULES), Metrics())
     consumer, stop = GatedConsumer(), asyncio.Event()
-    runner.consumer, runner.producer = consumer, Producer()  # type: ignore[assignment]
+    runner.consumer, runner.producer = consumer, Producer()
     first, second, third = _batches(3, 20)
     tp = TopicPartition(TOPIC, 0)
     try:
