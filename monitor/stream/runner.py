@@ -10,7 +10,7 @@ wait on I/O, the deciding needs the CPU. At most one batch is in flight that way
 batches become durable in order: the next batch's task starts only once the previous
 one has finished. Everything that needs the account state and the committed offsets to
 agree (checkpoints, rebalances, stop) first waits for the batch in flight
-(:meth:`StreamRunner.settle`).
+(:meth:`StreamRunner.wait_durable`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, KafkaError
 
@@ -38,6 +38,7 @@ from monitor.store import AlertStore, StoreError
 from monitor.store.responses import Responder
 from monitor.stream.checkpointing import Checkpointer
 from monitor.stream.dlq import dead_letter_headers, late_headers
+from monitor.stream.rebalance import RebalanceListener
 from monitor.stream.status import StreamStatus
 
 log = logging.getLogger("vigil.stream")
@@ -57,41 +58,6 @@ class DecidedBatch:
     append_times: list[float | None] = field(default_factory=list)  # one per decided event
     side_outputs: list[Any] = field(default_factory=list)  # dead-letter/late sends
     verdicts: list[tuple[int, Verdict]] = field(default_factory=list)
-
-
-class _Rebalance(ConsumerRebalanceListener):
-    def __init__(self, runner: StreamRunner) -> None:
-        self.runner = runner
-
-    async def on_partitions_revoked(self, revoked: Any) -> None:
-        # Wait for the in-flight batch to be stored and committed before giving
-        # partitions away, checkpoint them for their next owner, then drop their state.
-        events = self.runner.settings.events_topic
-        self.runner._generation += 1
-        self.runner._revoked = self.runner._generation
-        async with self.runner.batch_lock:
-            await self.runner.settle()
-            gone = [tp.partition for tp in revoked if tp.topic == events]
-            await self.runner.checkpoint(gone)
-            for partition in gone:
-                self.runner.drop_partition(partition)
-        self.runner.metrics.rebalances.labels(kind="revoked").inc()
-
-    async def on_partitions_assigned(self, assigned: Any) -> None:
-        runner = self.runner
-        s = runner.settings
-        async with runner.batch_lock:  # no batch in flight while state is swapped in
-            await runner.settle()
-            for tp in assigned:
-                if tp.topic == s.events_topic:
-                    runner.status.assigned.add(tp.partition)
-                    await runner.restore_partition(tp)
-                    # models built before the first event: no cold first batch
-                    runner.pipeline_for(tp.partition).detector.warm()
-            settle()  # restored states: out of the collector's full passes
-        self.runner.metrics.partitions_assigned.set(len(self.runner.status.assigned))
-        self.runner.metrics.rebalances.labels(kind="assigned").inc()
-        log.info("assigned partitions %s", sorted(tp.partition for tp in assigned))
 
 
 class StreamRunner:
@@ -166,7 +132,7 @@ class StreamRunner:
     # -- checkpoints ------------------------------------------------------------------
     async def checkpoint(self, partitions: list[int]) -> None:
         """Checkpoint these partitions as of their committed offsets (call between
-        batches, holding ``batch_lock``, after :meth:`settle`)."""
+        batches, holding ``batch_lock``, after :meth:`wait_durable`)."""
         s = self.settings
         for partition in partitions:
             pipe = self.pipelines.get(partition)
@@ -263,12 +229,12 @@ class StreamRunner:
             await self.consumer.start()
             try:
                 self.consumer.subscribe(
-                    [s.events_topic, s.verdicts_topic], listener=_Rebalance(self)
+                    [s.events_topic, s.verdicts_topic], listener=RebalanceListener(self)
                 )
                 self.status.started = True
                 await self._loop(stop)
                 async with self.batch_lock:  # a clean stop: the next owner starts warm
-                    await self.settle()
+                    await self.wait_durable()
                     await self.checkpoint(sorted(self.pipelines))
             finally:
                 self.status.started = False
@@ -303,12 +269,12 @@ class StreamRunner:
                 interval = s.checkpoint_interval_s
                 if interval and time.monotonic() - self._last_checkpoint >= interval:
                     async with self.batch_lock:
-                        await self.settle()
+                        await self.wait_durable()
                         await self.checkpoint(sorted(self.pipelines))
                 await self._update_lag()
         finally:
             stopping.cancel()
-        await self.settle()  # a stop: the last batch durable before the consumer stops
+        await self.wait_durable()  # a stop: the last batch durable before the consumer stops
 
     async def _poll(self) -> tuple[dict[TopicPartition, list[Any]], int]:
         """A batch, with the generation as of its return (records a seek made while
@@ -320,8 +286,13 @@ class StreamRunner:
         )
         return batch, self._generation
 
+    def note_revocation(self) -> None:
+        """Partitions are being revoked: every batch fetched until now is stale."""
+        self._generation += 1
+        self._revoked = self._generation
+
     # -- one batch ------------------------------------------------------------------
-    async def settle(self) -> None:
+    async def wait_durable(self) -> None:
         """Wait until the batch in flight is durable (stored and committed); raise its
         error if it failed. Call holding ``batch_lock``."""
         finishing = self._finishing
@@ -329,7 +300,7 @@ class StreamRunner:
             return
         # shielded: a rebalance callback cancelled while waiting must not cancel the
         # store transaction and commit under it
-        await asyncio.shield(finishing)  # a failed batch stays here: every settle raises
+        await asyncio.shield(finishing)  # a failed batch stays here: every wait raises
         if self._finishing is finishing:
             self._finishing = None
 
@@ -337,13 +308,13 @@ class StreamRunner:
         self, batch: dict[TopicPartition, list[Any]], stop: asyncio.Event
     ) -> None:
         """Decide ``batch``, wait for the batch before it to be durable, and start making
-        this one durable in a task (awaited by the next call or :meth:`settle`).
+        this one durable in a task (awaited by the next call or :meth:`wait_durable`).
         Call holding ``batch_lock``."""
         decided = await self.decide_batch(batch)
-        await self.settle()
+        await self.wait_durable()
         self._finishing = asyncio.ensure_future(self.finish_batch(decided, stop))
         if decided.verdicts:  # they teach the models: before the next batch is decided
-            await self.settle()
+            await self.wait_durable()
 
     async def decide_batch(self, batch: dict[TopicPartition, list[Any]]) -> DecidedBatch:
         """Decode and decide every event of ``batch``, folding it into account state;

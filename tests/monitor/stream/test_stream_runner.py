@@ -99,7 +99,7 @@ async def test_the_next_batch_is_decided_while_the_previous_one_commits(tmp_path
         await second_done  # the first is committed; the second's commit is in flight
         assert consumer.commits[0] == {tp: 20}
         await runner.handle_batch(third, stop)
-        await runner.settle()  # what a checkpoint, a rebalance or a stop waits for
+        await runner.wait_durable()  # what a checkpoint, a rebalance or a stop waits for
         assert consumer.commits == [{tp: 20}, {tp: 40}, {tp: 60}]
         assert runner.status.decided == 60
     finally:
