@@ -251,7 +251,7 @@ class StreamRunner:
         try:
             while not stop.is_set():
                 if self._finishing is not None and self._finishing.done():
-                    self._finishing.result()  # a batch that failed to become durable: raise
+                    await self.wait_durable()  # raises if that batch failed to become durable
                 polling = asyncio.ensure_future(self._poll())
                 await asyncio.wait((polling, stopping), return_when=asyncio.FIRST_COMPLETED)
                 if not polling.done():  # nothing was drained from the consumer yet
