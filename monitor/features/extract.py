@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 from array import array
 from bisect import bisect_right
-from typing import Any
+from typing import Any, Final
 
 from monitor.events import Event, Login, Payment, Security, Topup
 from monitor.features.geo import haversine_km
@@ -35,7 +35,6 @@ from monitor.features.state import (
     LOGIN_FAILED,
     LOGIN_OK,
     OUTFLOW,
-    OUTFLOWS,
     PAYEE,
     PAYMENT_FAILED,
     PURCHASE,
@@ -51,11 +50,11 @@ from monitor.features.table import NEVER
 
 __all__ = ["AccountState", "extract"]
 
-TEN_MIN = 600.0
-HOUR = 3600.0
-DAY = 86400.0
-SMALL_AMOUNT = 5.0
-LARGE_FACTOR = 3.0  # an outflow this many times the account's median is "large"
+TEN_MIN: Final = 600.0
+HOUR: Final = 3600.0
+DAY: Final = 86400.0
+SMALL_AMOUNT: Final = 5.0
+LARGE_FACTOR: Final = 3.0  # an outflow this many times the account's median is "large"
 # security actions -> the "last change" slot they update
 CHANGES = {
     "password_changed": "password",
@@ -64,7 +63,17 @@ CHANGES = {
     "mfa_disabled": "mfa",
     "device_bound": "device",
 }
-_NEW_DEVICE, _NEW_SUBNET, _NEW_COUNTRY = 0, 1, 2  # slots of AccountState.last_new
+# slots of AccountState.last_new
+_NEW_DEVICE: Final = 0
+_NEW_SUBNET: Final = 1
+_NEW_COUNTRY: Final = 2
+
+
+# Per event class, its feature names in the order extract() sets them (learnt from the
+# first event of the class; every event of a class gets the same names). A copy of this
+# pre-sized dict is filled in place: building the ~45-key dict key by key resized it
+# four times per event (~7 % of the extractor's instructions under callgrind).
+_TEMPLATES: dict[type, dict[str, Any]] = {}
 
 
 def extract(state: AccountState, event: Event, ts: float) -> dict[str, Any]:
@@ -73,17 +82,17 @@ def extract(state: AccountState, event: Event, ts: float) -> dict[str, Any]:
     if not known:
         state.first_ts = ts
     geo = event.geo
-    f: dict[str, Any] = {
-        "type": event.type,
-        "channel": event.channel or "",
-        "country": geo.country if geo else "",
-        "ip": event.ip or "",
-        "city": (geo.city or geo.country) if geo else "",
-        "account_events": state.events,
-        "account_age_days": max(0.0, ts - state.first_ts) / DAY,
-        "anomaly_score": 0.0,  # the pipeline puts the model's view here before the rules
-        "anomaly_flagged": False,
-    }
+    template = _TEMPLATES.get(type(event))
+    f: dict[str, Any] = {} if template is None else template.copy()
+    f["type"] = event.type
+    f["channel"] = event.channel or ""
+    f["country"] = geo.country if geo else ""
+    f["ip"] = event.ip or ""
+    f["city"] = (geo.city or geo.country) if geo else ""
+    f["account_events"] = state.events
+    f["account_age_days"] = max(0.0, ts - state.first_ts) / DAY
+    f["anomaly_score"] = 0.0  # the pipeline puts the model's view here before the rules
+    f["anomaly_flagged"] = False
     _novelty(state, event, ts, known, f)
     _geography(state, event, ts, f)
 
@@ -123,12 +132,27 @@ def extract(state: AccountState, event: Event, ts: float) -> dict[str, Any]:
     hi = bisect_right(times, ts)
     lo = bisect_right(times, ts - HOUR, 0, hi)
     lo10 = bisect_right(times, ts - TEN_MIN, lo, hi)
-    f["failed_logins_10m"] = marks.count(LOGIN_FAILED, lo10, hi)
-    f["failed_logins_1h"] = marks.count(LOGIN_FAILED, lo, hi)
-    f["logins_1h"] = marks.count(LOGIN_OK, lo, hi)
-    f["reset_requests_1h"] = marks.count(RESET_REQUEST, lo, hi)
+    # one compiled pass over the hour's marks (bytearray.count parses its arguments on
+    # every call: four calls cost more than the loop)
+    failed_10m = failed_1h = ok_1h = resets_1h = 0
+    for i in range(lo, hi):
+        what = marks[i]
+        if what == LOGIN_FAILED:
+            failed_1h += 1
+            if i >= lo10:
+                failed_10m += 1
+        elif what == LOGIN_OK:
+            ok_1h += 1
+        elif what == RESET_REQUEST:
+            resets_1h += 1
+    f["failed_logins_10m"] = failed_10m
+    f["failed_logins_1h"] = failed_1h
+    f["logins_1h"] = ok_1h
+    f["reset_requests_1h"] = resets_1h
     _since_changes(state, ts, f)
     state.events += 1
+    if template is None:
+        _TEMPLATES[type(event)] = dict.fromkeys(f)
     return f
 
 
@@ -278,25 +302,40 @@ def _payment(state: AccountState, event: Payment, ts: float, f: dict[str, Any]) 
     lo_day = bisect_right(times, ts - DAY, 0, hi)
     lo_hour = bisect_right(times, ts - HOUR, lo_day, hi)
     lo_10 = bisect_right(times, ts - TEN_MIN, lo_hour, hi)
-    day = amounts[lo_day:hi]  # paid marks carry their amount, every other mark 0
-    hour = day[lo_hour - lo_day :]
-    f["payments_1h"] = len(hour) - hour.count(0.0)
-    f["payments_24h"] = len(day) - day.count(0.0)
-    f["payment_amount_1h"] = float(sum(hour))
-    f["payment_amount_24h"] = float(sum(day))
-    outflows = marks.count(OUTFLOW, lo_hour, hi) + marks.count(LARGE_OUTFLOW, lo_hour, hi)
-    f["outflow_amount_1h"] = (
-        float(sum(amounts[i] for i in range(lo_hour, hi) if marks[i] in OUTFLOWS))
-        if outflows
-        else 0.0
-    )
-    f["large_outflows_1h"] = marks.count(LARGE_OUTFLOW, lo_hour, hi)
-    small = marks.count(SMALL_PAYMENT_FAILED, lo_10, hi)
-    f["failed_payments_10m"] = marks.count(PAYMENT_FAILED, lo_10, hi) + small
-    f["failed_payments_24h"] = marks.count(PAYMENT_FAILED, lo_day, hi) + marks.count(
-        SMALL_PAYMENT_FAILED, lo_day, hi
-    )
-    f["small_failed_payments_10m"] = small
+    # one compiled pass over the day's marks instead of slices and a dozen counts; sums
+    # in index order, as sum() over the slices added them
+    paid_1h = paid_24h = large_1h = failed_10m = failed_24h = small_10m = 0
+    paid_amount_1h = paid_amount_24h = outflow_1h = 0.0
+    for i in range(lo_day, hi):
+        what = marks[i]
+        if what in (PAYMENT_FAILED, SMALL_PAYMENT_FAILED):
+            failed_24h += 1
+            if i >= lo_10:
+                failed_10m += 1
+                if what == SMALL_PAYMENT_FAILED:
+                    small_10m += 1
+            continue
+        paid = amounts[i]  # paid marks carry their amount, every other mark 0
+        if paid == 0.0:
+            continue
+        paid_24h += 1
+        paid_amount_24h += paid
+        if i >= lo_hour:
+            paid_1h += 1
+            paid_amount_1h += paid
+            if what in (OUTFLOW, LARGE_OUTFLOW):
+                outflow_1h += paid
+                if what == LARGE_OUTFLOW:
+                    large_1h += 1
+    f["payments_1h"] = paid_1h
+    f["payments_24h"] = paid_24h
+    f["payment_amount_1h"] = paid_amount_1h
+    f["payment_amount_24h"] = paid_amount_24h
+    f["outflow_amount_1h"] = outflow_1h
+    f["large_outflows_1h"] = large_1h
+    f["failed_payments_10m"] = failed_10m
+    f["failed_payments_24h"] = failed_24h
+    f["small_failed_payments_10m"] = small_10m
     topup = state.last_topup
     f["minutes_since_topup"] = NEVER if topup is None or topup[0] > ts else (ts - topup[0]) / 60
     f["last_topup_amount"] = topup[1] if topup else 0.0
@@ -316,5 +355,13 @@ def _topup(state: AccountState, event: Topup, ts: float, f: dict[str, Any]) -> N
     if event.status == "credited" and (state.last_topup is None or ts >= state.last_topup[0]):
         state.last_topup = (ts, event.amount, new_source)
     lo, hi = state.span(ts, DAY)
-    f["topups_24h"] = state.marks.count(TOPUP, lo, hi)
-    f["failed_topups_24h"] = state.marks.count(TOPUP_FAILED, lo, hi)
+    marks = state.marks
+    credited = failed = 0
+    for i in range(lo, hi):
+        what = marks[i]
+        if what == TOPUP:
+            credited += 1
+        elif what == TOPUP_FAILED:
+            failed += 1
+    f["topups_24h"] = credited
+    f["failed_topups_24h"] = failed

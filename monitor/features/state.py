@@ -39,28 +39,41 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from struct import Struct
+from typing import Final
 from zlib import adler32, crc32
 
 from river import stats
 
 # --- what a mark records (one byte each) ---
-LOGIN_OK, LOGIN_FAILED, RESET_REQUEST = b"\x01", b"\x02", b"\x03"
-PURCHASE, OUTFLOW, LARGE_OUTFLOW = b"\x04", b"\x05", b"\x06"  # succeeded or pending
-PAYMENT_FAILED, SMALL_PAYMENT_FAILED = b"\x07", b"\x08"
-TOPUP, TOPUP_FAILED = b"\x09", b"\x0a"
-OUTFLOWS = frozenset({OUTFLOW[0], LARGE_OUTFLOW[0]})
+# Final: mypyc inlines Final constants instead of looking each up in the module dict
+LOGIN_OK: Final = 1
+LOGIN_FAILED: Final = 2
+RESET_REQUEST: Final = 3
+PURCHASE: Final = 4  # succeeded or pending
+OUTFLOW: Final = 5
+LARGE_OUTFLOW: Final = 6
+PAYMENT_FAILED: Final = 7
+SMALL_PAYMENT_FAILED: Final = 8
+TOPUP: Final = 9
+TOPUP_FAILED: Final = 10
 
-HORIZON = 86400.0  # marks older than a day behind the newest are dropped
-MAX_MARKS = 512  # ... and at most this many: a flood cannot grow state without bound
+HORIZON: Final = 86400.0  # marks older than a day behind the newest are dropped
+MAX_MARKS: Final = 512  # ... and at most this many: a flood cannot grow state without bound
 
 # --- novelty kinds and how many of each are remembered (LRU) ---
-DEVICE, IP, SUBNET, COUNTRY, PAYEE, SOURCE, BOUND_DEVICE = range(7)
+DEVICE: Final = 0
+IP: Final = 1
+SUBNET: Final = 2
+COUNTRY: Final = 3
+PAYEE: Final = 4
+SOURCE: Final = 5
+BOUND_DEVICE: Final = 6
 LIMITS = (8, 16, 8, 8, 32, 8, 4)
-_HASH = (1 << 29) - 1
-_BITS = 6  # per-kind counters packed in one int (limits < 64)
+_HASH: Final = (1 << 29) - 1
+_BITS: Final = 6  # per-kind counters packed in one int (limits < 64)
 
 # --- recent event ids (redelivered copies) ---
-MAX_RECENT = 64  # records kept at most: a flood cannot grow state without bound
+MAX_RECENT: Final = 64  # records kept at most: a flood cannot grow state without bound
 _record = Struct("<dII").pack  # event time, CRC-32 and Adler-32 of the event id: 16 bytes
 _ts_at = Struct("<d").unpack_from
 
@@ -220,17 +233,17 @@ class AccountState:
         return (self.seen_counts >> (kind * _BITS)) & 63
 
     # -- event-time marks ---------------------------------------------------------------
-    def mark(self, ts: float, what: bytes, amount: float = 0.0) -> None:
+    def mark(self, ts: float, what: int, amount: float = 0.0) -> None:
         """Record that ``what`` happened at event time ``ts``."""
         times = self.times
         if not times or ts >= times[-1]:
             times.append(ts)
-            self.marks += what
+            self.marks.append(what)
             self.amounts.append(amount)
         else:
             i = bisect_right(times, ts)
             times.insert(i, ts)
-            self.marks[i:i] = what
+            self.marks.insert(i, what)
             self.amounts.insert(i, amount)
         cut = times[-1] - HORIZON
         n = bisect_left(times, cut) if times[0] < cut else 0
@@ -245,7 +258,7 @@ class AccountState:
         times = self.times
         return bisect_right(times, ts - width), bisect_right(times, ts)
 
-    def count(self, what: bytes, ts: float, width: float) -> int:
+    def count(self, what: int, ts: float, width: float) -> int:
         lo, hi = self.span(ts, width)
         return self.marks.count(what, lo, hi) if hi > lo else 0
 

@@ -14,7 +14,7 @@ the first matching event.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 FeatureType = Literal["bool", "int", "float", "str"]
 ALL_TYPES: frozenset[str] = frozenset({"login", "payment", "topup", "security"})
@@ -136,4 +136,4 @@ FEATURES: dict[str, FeatureSpec] = {
     "last_topup_new_source": _f("bool", "the last credited top-up came from a new source", _PAY),
 }
 
-NEVER = 1e9  # "minutes since" value when the thing never happened
+NEVER: Final = 1e9  # "minutes since" value when the thing never happened

@@ -86,6 +86,23 @@ def test_extract_provides_every_table_name_for_its_event_type_with_its_type(raw)
             assert not isinstance(value, bool), (name, value)
 
 
+def test_every_event_of_a_type_gets_every_name_set_in_one_order():
+    """extract() fills a copy of its type's first feature dict: no name may be left
+    from the copy (None) nor differ from event to event, whatever path an event takes."""
+    from monitor.simulate import SimConfig, generate
+
+    first: dict[str, list[str]] = {}
+    states: dict[str, AccountState] = {}
+    for event, _ in generate(SimConfig(accounts=300, days=1.0, seed=5)):
+        state = states.setdefault(event.account_id, AccountState())
+        f = extract(state, event)
+        names = first.setdefault(event.type, list(f))
+        assert list(f) == names, event
+        left = [n for n, v in f.items() if v is None and not FEATURES[n].optional]
+        assert not left, (event, left)
+    assert set(first) == {"login", "payment", "topup", "security"}
+
+
 def test_extract_does_not_mutate_the_event():
     event = ev(payment("a", T0, 42.0, kind="transfer", payee_id="p9"))
     before = encode(event)
