@@ -325,6 +325,7 @@ class StreamRunner:
         alerts, positions, append_times = out.alerts, out.positions, out.append_times
         side_outputs, offsets, verdicts = out.side_outputs, out.offsets, out.verdicts
         consumed = self._consumed  # the labelled counters, looked up once per type
+        counts: dict[str, int] = {}  # events decided by type: one counter call per batch
         for tp, messages in batch.items():
             offsets[tp] = messages[-1].offset + 1
             if tp.topic == s.verdicts_topic:
@@ -371,17 +372,21 @@ class StreamRunner:
                 if decision.duplicate:  # already decided: nothing to store or send
                     m.events_duplicate.labels(type=result.type).inc()
                     continue
-                counter = consumed.get(result.type)
-                if counter is None:
-                    counter = consumed[result.type] = m.events_consumed.labels(type=result.type)
-                counter.inc()
+                kind = result.type
+                counts[kind] = counts.get(kind, 0) + 1
                 if decision.is_alert or decision.shadow_hits:  # the store keeps both
                     alerts.append(decision)
                     positions.append((tp.partition, msg.offset))
-                for ops in pipe.drain_ops():  # population spikes this event completed
-                    alerts.append(ops)
-                    positions.append((tp.partition, msg.offset))
+                if pipe.ops_alerts:  # population spikes this event completed
+                    for ops in pipe.drain_ops():
+                        alerts.append(ops)
+                        positions.append((tp.partition, msg.offset))
                 append_times.append(msg.timestamp / 1000.0 if msg.timestamp is not None else None)
+        for kind, n in counts.items():
+            counter = consumed.get(kind)
+            if counter is None:
+                counter = consumed[kind] = m.events_consumed.labels(type=kind)
+            counter.inc(n)
         return out
 
     async def finish_batch(self, batch: DecidedBatch, stop: asyncio.Event) -> None:
