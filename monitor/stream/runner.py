@@ -372,8 +372,7 @@ class StreamRunner:
                 if decision.duplicate:  # already decided: nothing to store or send
                     m.events_duplicate.labels(type=result.type).inc()
                     continue
-                kind = result.type
-                counts[kind] = counts.get(kind, 0) + 1
+                counts[result.type] = counts.get(result.type, 0) + 1
                 if decision.is_alert or decision.shadow_hits:  # the store keeps both
                     alerts.append(decision)
                     positions.append((tp.partition, msg.offset))
@@ -382,10 +381,10 @@ class StreamRunner:
                         alerts.append(ops)
                         positions.append((tp.partition, msg.offset))
                 append_times.append(msg.timestamp / 1000.0 if msg.timestamp is not None else None)
-        for kind, n in counts.items():
-            counter = consumed.get(kind)
+        for event_type, n in counts.items():
+            counter = consumed.get(event_type)
             if counter is None:
-                counter = consumed[kind] = m.events_consumed.labels(type=kind)
+                counter = consumed[event_type] = m.events_consumed.labels(type=event_type)
             counter.inc(n)
         return out
 
