@@ -11,7 +11,14 @@ True
 
 from __future__ import annotations
 
+import threading
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 _FAST = (0.00001, 0.00003, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 _SLOW = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -64,7 +71,7 @@ class Metrics:
             buckets=_SLOW,
             registry=r,
         )
-        self.decision_latency_seconds = Histogram(
+        self.decision_latency_seconds = BatchHistogram(
             "vigil_decision_latency_seconds",
             "From the event's append to the broker to its decision committed",
             buckets=_SLOW,
@@ -161,3 +168,64 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class BatchHistogram(Collector):
+    """A histogram without labels, observed a batch of values at a time, exposed as
+    prometheus_client exposes a ``Histogram`` of the same name and buckets (less its
+    ``_created`` gauge).
+
+    Hand-written for speed: the stream observes every event's decision latency, and
+    ``Histogram.observe`` costs ~0.65 µs per value (a lock and a scan of the buckets
+    each); here a batch costs one ``bisect`` per value and one lock.
+
+    >>> r = CollectorRegistry()
+    >>> h = BatchHistogram("x_seconds", "X", buckets=(0.01, 0.1), registry=r)
+    >>> h.observe_many([0.005, 0.01, 0.05, 3.0])
+    >>> value = r.get_sample_value
+    >>> value("x_seconds_bucket", {"le": "0.01"}), value("x_seconds_count")
+    (2.0, 4.0)
+    >>> value("x_seconds_bucket", {"le": "+Inf"}), value("x_seconds_sum")
+    (4.0, 3.065)
+    """
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        *,
+        buckets: Iterable[float],
+        registry: CollectorRegistry,
+    ) -> None:
+        self._name, self._documentation = name, documentation
+        self._bounds = sorted(float(b) for b in buckets)
+        if self._bounds[-1] != float("inf"):
+            self._bounds.append(float("inf"))
+        self._counts = [0] * len(self._bounds)  # per bucket, not cumulative
+        self._sum = 0.0
+        self._lock = threading.Lock()  # collect() runs on the metrics server's thread
+        registry.register(self)
+
+    def observe(self, value: float) -> None:
+        self.observe_many((value,))
+
+    def observe_many(self, values: Iterable[float]) -> None:
+        bounds = self._bounds
+        with self._lock:  # a batch of 1,000 holds it for ~0.1 ms
+            counts = self._counts
+            total = self._sum
+            for v in values:
+                counts[bisect_left(bounds, v)] += 1  # the first bucket whose bound is >= v
+                total += v  # in order, one by one: the sum Histogram would have
+            self._sum = total
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            counts, total = list(self._counts), self._sum
+        cumulative, buckets = 0, []
+        for bound, n in zip(self._bounds, counts, strict=True):
+            cumulative += n
+            buckets.append((floatToGoString(bound), float(cumulative)))
+        yield HistogramMetricFamily(
+            self._name, self._documentation, buckets=buckets, sum_value=total
+        )

@@ -401,12 +401,10 @@ class StreamRunner:
             await self._learn_verdicts(batch.verdicts)
         await self._commit(batch.offsets)
         now = time.time()
-        sink = self.latency_sink
-        for appended in batch.append_times:
-            if appended is not None:
-                m.decision_latency_seconds.observe(max(0.0, now - appended))
-                if sink is not None:
-                    sink.append(now - appended)
+        behind = [now - appended for appended in batch.append_times if appended is not None]
+        m.decision_latency_seconds.observe_many([max(0.0, b) for b in behind])
+        if self.latency_sink is not None:
+            self.latency_sink.extend(behind)
         self.status.decided += len(batch.append_times)
         m.batch_seconds.observe(time.perf_counter() - batch.started)
 
