@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.compiled import compiled
+from monitor.config import Settings
 from monitor.decision import Decision
 from monitor.detectors import AnomalyDetector
 from monitor.detectors.population import PopulationMonitor
@@ -31,7 +32,8 @@ from monitor.simulate import SimConfig, generate
 from monitor.store import AlertStore
 from monitor.testing import ManualClock
 
-BATCH = 1000  # the runner's default batch_max_records: one store write per batch
+# the runner's default batch_max_records: one store write per batch
+BATCH: int = Settings.model_fields["batch_max_records"].default
 # (decisions to store, their (partition, offset)) of one batch
 Batch = tuple[list[Decision], list[tuple[int, int]]]
 
