@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -91,9 +92,11 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
         return alert_id_for(self.event_id)
 
 
+@functools.lru_cache(maxsize=4096)
 def alert_id_for(event_id: str) -> str:
     """Stable alert id for an event: replaying the same event gives the same id,
-    so the store and any receiver can dedupe on it."""
+    so the store and any receiver can dedupe on it. Cached (a pure function): storing
+    one alert with its response asks for its id five times."""
     return "al_" + hashlib.blake2b(event_id.encode(), digest_size=10).hexdigest()
 
 
