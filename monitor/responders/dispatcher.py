@@ -70,8 +70,9 @@ class Dispatcher:
                     # another replica publishes; take over if it goes away
                     await _sleep_or_stop(stop, s.dispatch_standby_s)
                     continue
+                self._wake.clear()  # a commit from here on cuts the wait below short
                 try:
-                    sent = await self._once(producer)
+                    sent, drained = await self._once(producer)
                 except (KafkaError, StoreError) as exc:
                     log.warning("dispatch failed, retrying in %.1fs: %s", delay, exc)
                     self.metrics.actions.labels(type="any", outcome="retry").inc()
@@ -79,8 +80,10 @@ class Dispatcher:
                     delay = min(delay * 2, 5.0)
                     continue
                 delay = 0.1
-                if not sent:  # nothing pending: wait for a commit (or poll now and then)
-                    self._wake.clear()
+                if drained or not sent:
+                    # read to the end of the outbox (or only rows waiting for their
+                    # marking): wait for a commit, or poll now and then. Not another
+                    # read at once: it would find only what this one published.
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), s.dispatch_poll_s)
         finally:
@@ -89,15 +92,19 @@ class Dispatcher:
             if lease is not None:
                 await asyncio.to_thread(lease.release)
 
-    async def _once(self, producer: AIOKafkaProducer, limit: int = 500) -> int:
+    async def _once(self, producer: AIOKafkaProducer, limit: int = 500) -> tuple[int, bool]:
+        """Publish the pending outbox rows (up to ``limit``); return how many, and whether
+        the read reached the end of the outbox."""
         # the set as of before the read: a row marked while it runs is either still in
         # it, or was marked before the read began (and the read does not return it)
         skip = set(self._unmarked)
         rows = await asyncio.to_thread(self.store.pending_actions, limit + len(skip))
         pending = [p for p in rows if p.seq not in skip][:limit]
+        drained = len(rows) < limit + len(skip)
         if not pending:
-            self.metrics.outbox_depth.set(0)
-            return 0
+            if drained:
+                self.metrics.outbox_depth.set(0)
+            return 0, drained
         topics = {"actions": self.settings.actions_topic, "verdicts": self.settings.verdicts_topic}
         futures = [
             await producer.send(topics[p.topic], value=p.body, key=p.account_id.encode())
@@ -116,12 +123,12 @@ class Dispatcher:
                 if self.latency_sink is not None:
                     self.latency_sink.append(lag)
         self.published += len(pending)
-        if len(rows) < limit + len(skip):  # read to the end: published it all
+        if drained:  # read to the end: published it all
             self.metrics.outbox_depth.set(0)
         else:
             depth = await asyncio.to_thread(self.store.outbox_depth)
             self.metrics.outbox_depth.set(max(0, depth - len(self._unmarked)))
-        return len(pending)
+        return len(pending), drained
 
     async def _mark(self) -> None:
         """Mark acknowledged rows published, all that gathered in one transaction, until

@@ -63,11 +63,11 @@ async def test_rows_go_to_the_topic_they_name(tmp_path: Path) -> None:
     producer = FakeProducer()
     try:
         fake: Any = producer
-        assert await dispatcher._once(fake) == 3
-        assert await dispatcher._once(fake) == 0  # published: never twice, marked or not
+        assert await dispatcher._once(fake) == (3, True)  # all of them: the end was read
+        assert await dispatcher._once(fake) == (0, True)  # never twice, marked or not
         await dispatcher._marked()
         assert store.outbox_depth() == 0  # marked in the store: a restart sends nothing
-        assert await Dispatcher(SETTINGS, store, Metrics())._once(fake) == 0
+        assert await Dispatcher(SETTINGS, store, Metrics())._once(fake) == (0, True)
     finally:
         store.close()
     topics = [topic for topic, _, _ in producer.sent]
@@ -93,11 +93,25 @@ async def test_a_failed_marking_is_retried_and_nothing_is_sent_twice(tmp_path: P
     producer = FakeProducer()
     try:
         fake: Any = producer
-        assert await dispatcher._once(fake) == 3
-        assert await dispatcher._once(fake) == 0  # not marked yet, and still not re-sent
+        assert await dispatcher._once(fake) == (3, True)
+        assert await dispatcher._once(fake) == (0, True)  # not marked yet, still not re-sent
         await dispatcher._marked()
         assert len(calls) == 2 and calls[0] == calls[1]  # the same rows, retried
         assert store.outbox_depth() == 0
+    finally:
+        store.close()
+    assert len(producer.sent) == 3
+
+
+async def test_a_round_says_whether_it_read_to_the_end_of_the_outbox(tmp_path: Path) -> None:
+    store = _store_with_commands(tmp_path)
+    dispatcher = Dispatcher(SETTINGS, store, Metrics())
+    producer = FakeProducer()
+    try:
+        fake: Any = producer
+        assert await dispatcher._once(fake, limit=2) == (2, False)  # more are waiting
+        assert await dispatcher._once(fake, limit=2) == (1, True)
+        await dispatcher._marked()
     finally:
         store.close()
     assert len(producer.sent) == 3
