@@ -111,9 +111,16 @@ async def test_broker_frozen_and_connection_cut(
         freeze_lag0_s = time.monotonic() - resumed
         assert member.alive
 
-        # the monitor's connections cut and refused, with events still to decide
-        await produce(s.kafka_bootstrap, s.events_topic, after)
-        proxy.cut()
+        # the monitor's connections cut and refused, with events still to decide. The
+        # monitor is paused while they are sent and the cut is made: running, it had
+        # decided them all (~30k events/s) before a cut made right after the send.
+        assert member.proc is not None
+        member.proc.send_signal(signal.SIGSTOP)
+        try:
+            await produce(s.kafka_bootstrap, s.events_topic, after)
+            proxy.cut()
+        finally:
+            member.proc.send_signal(signal.SIGCONT)
         decided = (await member.metrics())["vigil_events_consumed_total"]
         cut_checks = await _not_ready_seen(member, scale.cut_s)
         proxy.restore()
