@@ -7,8 +7,8 @@ every novelty set, instead of a Python list or set per feature:
 - ``times`` (``array('d')``, sorted), ``marks`` (``bytearray``: what happened) and
   ``amounts`` (``array('f')``: money, 0 for non-payments) hold the last 24 hours. An
   event that arrives out of order is inserted in its place, so counts do not depend on
-  arrival order. Counting one kind in a window is ``marks[lo:hi].count(kind)``: a
-  bisect and a C scan.
+  arrival order. A window is found by bisecting ``times``; the extractor then counts
+  every kind it needs in one compiled pass over its marks (:meth:`count` counts one).
 - ``seen`` holds 4-byte keys (3 bits of kind, 29 bits of CRC-32 of the value) of the
   devices, IPs, subnets, countries, payees, top-up sources and bound devices seen,
   least recently used first; a lookup is ``bytes.find``. CRC-32 rather than ``hash()``:
